@@ -1,0 +1,223 @@
+/*
+ * libddlp - reliable locking of optical drives on Linux
+ * (the Delicate Device Locking Protocol).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every function that can fail returns 0 (or a non-negative value) on
+ * success and a negative errno on failure.  Objects are handed out through
+ * an `**out` parameter and released with the matching free/unlock call.
+ * The library prints nothing; diagnostics go through ddlp_set_log_fn().
+ * See libddlp(3) and doc/ddlp.txt.
+ */
+#ifndef DDLP_H
+#define DDLP_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- *
+ * Logging (process-wide; nothing is printed unless a hook is set or
+ * DDLP_LOG is set in the environment)
+ * ---------------------------------------------------------------- */
+
+/* Priorities use syslog's numbering: 3 error, 4 warning, 6 info, 7 debug. */
+typedef void (*ddlp_log_fn)(void *userdata, int priority, const char *file,
+                            int line, const char *fn, const char *format,
+                            va_list args);
+
+/* Install a log hook (NULL restores the default: silent, or stderr when
+ * the environment variable DDLP_LOG is set). */
+void ddlp_set_log_fn(ddlp_log_fn fn, void *userdata);
+/* Messages with a priority above this value are dropped.  Default 3 (err). */
+void ddlp_set_log_priority(int priority);
+int ddlp_get_log_priority(void);
+
+/* The library's version string, e.g. "0.1.0". */
+const char *ddlp_version(void);
+
+/* ---------------------------------------------------------------- *
+ * Drive identity: resolution of a spec without opening any device
+ * ---------------------------------------------------------------- */
+
+/* What an exclusive holder takes on a node besides its fcntl lock. */
+enum ddlp_node_kind {
+	DDLP_NODE_BLOCK = 1, /* block device (sr, loop, sd...) */
+	DDLP_NODE_SG = 2,    /* SCSI generic character device */
+	DDLP_NODE_BSG = 3    /* block SCSI generic character device */
+};
+
+/* What O_EXCL means for the driver of a node. */
+enum ddlp_excl {
+	DDLP_EXCL_NONE = 0,  /* O_EXCL has no meaning (bsg) */
+	DDLP_EXCL_CLAIM = 1, /* exclusive claim of the block device (sr) */
+	DDLP_EXCL_OPEN = 2   /* exclusive open, refuses every other open (sg) */
+};
+
+/* Flags of a node (a bit set). */
+enum ddlp_node_flags {
+	DDLP_NODE_NAMED = 1u << 0, /* the node the caller's spec led to */
+	DDLP_NODE_ALIAS = 1u << 1  /* an inode other than the canonical /dev node */
+};
+
+struct ddlp_drive;
+struct ddlp_node;
+
+/*
+ * Resolve spec to a drive: a path to a device node (through any chain of
+ * symlinks), "H:C:T:L" or "B,T,L".  No device node is opened.
+ * flags: 0 (reserved).
+ * Errors: -EINVAL (malformed spec or address), -ENOENT, -ELOOP, -EACCES,
+ * -ENAMETOOLONG, -ENODEV (not a drive, or no device at that address),
+ * -ENOMEM.
+ */
+int ddlp_drive_resolve(const char *spec, unsigned flags, struct ddlp_drive **out);
+void ddlp_drive_free(struct ddlp_drive *drive);
+
+/* The spec this drive was resolved from. */
+const char *ddlp_drive_get_spec(const struct ddlp_drive *drive);
+/* Canonical identity, the same for every spec of one drive:
+ * "scsi:H:C:T:L" for a SCSI device, "block:NAME" for another block device. */
+const char *ddlp_drive_get_id(const struct ddlp_drive *drive);
+/* udev's persistent name (ID_SERIAL, else ID_WWN), or NULL. */
+const char *ddlp_drive_get_persistent_name(const struct ddlp_drive *drive);
+/* sysfs path of the device the identity names. */
+const char *ddlp_drive_get_syspath(const struct ddlp_drive *drive);
+
+/* The nodes, in the global lock order (doc/ddlp.txt, "Lock order"). */
+size_t ddlp_drive_get_node_count(const struct ddlp_drive *drive);
+const struct ddlp_node *ddlp_drive_get_node(const struct ddlp_drive *drive, size_t index);
+
+const char *ddlp_node_get_path(const struct ddlp_node *node);
+enum ddlp_node_kind ddlp_node_get_kind(const struct ddlp_node *node);
+enum ddlp_excl ddlp_node_get_excl(const struct ddlp_node *node);
+dev_t ddlp_node_get_devnum(const struct ddlp_node *node);
+unsigned ddlp_node_get_flags(const struct ddlp_node *node);
+/* "block", "sg", "bsg" */
+const char *ddlp_node_kind_name(enum ddlp_node_kind kind);
+
+/* ---------------------------------------------------------------- *
+ * Locking
+ * ---------------------------------------------------------------- */
+
+enum ddlp_mode { DDLP_SHARED = 1, DDLP_EXCLUSIVE = 2 };
+
+/* Flags of ddlp_lock() and friends (a bit set; 0 means the defaults). */
+enum ddlp_lock_flags {
+	/* Do not ask udev to re-probe the drive when an exclusive lock ends. */
+	DDLP_LOCK_NO_REPROBE = 1u << 0,
+	/* Let a child made by fork() keep the lock (hand it over).  By default
+	 * the child's copies of the lock's fds are closed right after fork. */
+	DDLP_LOCK_INHERIT = 1u << 1,
+	/* Skip sibling nodes the caller may not open (EACCES) instead of
+	 * failing.  Such a lock does not protect the skipped nodes. */
+	DDLP_LOCK_PARTIAL = 1u << 2
+};
+
+struct ddlp_lock;
+
+/*
+ * Lock every node of the drive named by spec, in the global order, all or
+ * nothing.  timeout_ms: 0 tries once, < 0 waits without limit, > 0 waits up
+ * to that long.
+ * Errors: those of ddlp_drive_resolve(), and -EBUSY (busy, timeout_ms 0),
+ * -ETIMEDOUT (still busy when the time ran out), -EACCES, -EMFILE,
+ * -EINVAL (bad mode or flags), -EINTR never (waits are restarted).
+ * On -EBUSY and -ETIMEDOUT, ddlp_last_conflict() tells which node refused.
+ */
+int ddlp_lock(const char *spec, enum ddlp_mode mode, int timeout_ms,
+              unsigned flags, struct ddlp_lock **out);
+
+/* One drive of a multi-drive lock. */
+struct ddlp_request {
+	const char *spec;
+	enum ddlp_mode mode;
+};
+
+/* Lock several drives in one call (copying a disc: the source shared, the
+ * target exclusive), in the global order, all or nothing.  Naming one drive
+ * twice is -EINVAL. */
+int ddlp_lock_many(const struct ddlp_request *requests, size_t n,
+                   int timeout_ms, unsigned flags, struct ddlp_lock **out);
+
+/* Release everything and free.  Returns 0, or the first error seen while
+ * releasing (everything is released and freed regardless). */
+int ddlp_unlock(struct ddlp_lock *lock);
+
+/* A read-write fd (O_NONBLOCK cleared) on the node the caller named, owned
+ * by the lock: do not close it.  For ddlp_lock_many(), the first drive's. */
+int ddlp_lock_fd(const struct ddlp_lock *lock);
+/* The same for drive i of ddlp_lock_many() (-EINVAL if out of range). */
+int ddlp_lock_fd_at(const struct ddlp_lock *lock, size_t i);
+/* Number of drives held, and the identity of drive i. */
+size_t ddlp_lock_get_drive_count(const struct ddlp_lock *lock);
+const struct ddlp_drive *ddlp_lock_get_drive(const struct ddlp_lock *lock, size_t i);
+enum ddlp_mode ddlp_lock_get_mode(const struct ddlp_lock *lock, size_t i);
+
+/*
+ * Convert a held lock of drive i to another mode.  Exclusive to shared never
+ * lets the drive go free; shared to exclusive is not atomic on every node
+ * (O_EXCL needs a new open; see libddlp(3)) and on failure returns -EBUSY
+ * with the lock still held shared.
+ */
+int ddlp_lock_convert(struct ddlp_lock *lock, size_t i, enum ddlp_mode mode,
+                      int timeout_ms);
+
+/* ---------------------------------------------------------------- *
+ * Why the calling thread's last ddlp_lock*() failed
+ * ---------------------------------------------------------------- */
+
+struct ddlp_conflict;
+
+/* Valid until the next ddlp_lock*() call on this thread; NULL when the last
+ * call succeeded or failed before touching a node. */
+const struct ddlp_conflict *ddlp_last_conflict(void);
+/* The node that refused, e.g. "/dev/sg0". */
+const char *ddlp_conflict_get_node(const struct ddlp_conflict *c);
+/* The spec of the drive it belongs to. */
+const char *ddlp_conflict_get_spec(const struct ddlp_conflict *c);
+/* Negative errno of the refusal (-EBUSY, -EAGAIN, -EACCES...). */
+int ddlp_conflict_get_error(const struct ddlp_conflict *c);
+/* What was refused: "open", "exclusive open", "write lock", "read lock",
+ * "flock", "verify". */
+const char *ddlp_conflict_get_step(const struct ddlp_conflict *c);
+/* Who holds it, where the system tells: pid (0 unknown) and command name
+ * (NULL unknown). */
+pid_t ddlp_conflict_get_holder_pid(const struct ddlp_conflict *c);
+const char *ddlp_conflict_get_holder_name(const struct ddlp_conflict *c);
+
+/* ---------------------------------------------------------------- *
+ * State of a drive without opening it (from /proc/locks)
+ * ---------------------------------------------------------------- */
+
+enum ddlp_state { DDLP_STATE_FREE = 0, DDLP_STATE_SHARED = 1, DDLP_STATE_EXCLUSIVE = 2 };
+
+struct ddlp_status {
+	enum ddlp_state state;
+	unsigned holders;      /* shared holders counted on the first node */
+	pid_t holder_pid;      /* a holder's pid where known, else 0 */
+	char holder_name[32];  /* its command name, or "" */
+};
+
+/* Fill *status for a resolved drive.  Opens no device node. */
+int ddlp_drive_get_status(const struct ddlp_drive *drive, struct ddlp_status *status);
+
+/* ---------------------------------------------------------------- *
+ * Every optical drive of the system (without opening any)
+ * ---------------------------------------------------------------- */
+
+/* Hand out an array of the system's optical drives (SCSI type 5), in the
+ * global order; free with ddlp_drive_list_free(). */
+int ddlp_drive_list(struct ddlp_drive ***out, size_t *n);
+void ddlp_drive_list_free(struct ddlp_drive **list, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DDLP_H */

@@ -1,0 +1,169 @@
+/*
+ * Who holds a node, as far as the system tells: /proc/locks for fcntl and
+ * flock locks, and the /proc/PID/fd links for plain and O_EXCL opens.
+ * Nothing here opens a device node (stat() of /proc/PID/fd/N looks at the
+ * inode the link points to without opening it).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "ddlp-private.h"
+
+/* One line of /proc/locks, e.g.
+ *   "1: OFDLCK ADVISORY  WRITE -1 00:05:123 0 EOF"
+ *   "2: -> FLOCK  ADVISORY  WRITE 4321 00:05:123 0 EOF"
+ * The device is the file system's, in hex, then the inode in decimal. */
+static int parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
+{
+	char *tok[8], *save = NULL, *p;
+	unsigned maj, min;
+	unsigned long long inode;
+	size_t n = 0, i = 1;
+	long pid;
+
+	for (p = strtok_r(line, " \t\n", &save); p && n < 8; p = strtok_r(NULL, " \t\n", &save))
+		tok[n++] = p;
+	if (n < 6)
+		return -EINVAL;
+	l->blocked = false;
+	if (strcmp(tok[i], "->") == 0) {
+		l->blocked = true;
+		i++;
+	}
+	if (n < i + 5)
+		return -EINVAL;
+	if (strcmp(tok[i], "POSIX") == 0)
+		l->kind = DDLP_PLOCK_POSIX;
+	else if (strcmp(tok[i], "OFDLCK") == 0)
+		l->kind = DDLP_PLOCK_OFD;
+	else if (strcmp(tok[i], "FLOCK") == 0)
+		l->kind = DDLP_PLOCK_FLOCK;
+	else
+		l->kind = DDLP_PLOCK_OTHER;
+	l->write = strcmp(tok[i + 2], "WRITE") == 0;
+	pid = strtol(tok[i + 3], NULL, 10);
+	l->pid = (pid_t)pid;
+	if (sscanf(tok[i + 4], "%x:%x:%llu", &maj, &min, &inode) != 3)
+		return -EINVAL;
+	*dev = makedev(maj, min);
+	*ino = (ino_t)inode;
+	return 0;
+}
+
+int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
+                           int (*fn)(const struct ddlp_plock *l, void *data), void *data)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		struct ddlp_plock l;
+		dev_t ldev;
+		ino_t lino;
+
+		if (parse_line(line, &l, &ldev, &lino) < 0)
+			continue;
+		if (ldev != dev || lino != ino)
+			continue;
+		if (fn(&l, data))
+			break;
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static bool pid_has_node_open(int procfd, const char *pid, mode_t type, dev_t rdev)
+{
+	char path[300];
+	int fdfd;
+	DIR *dir;
+	struct dirent *de;
+	bool found = false;
+
+	snprintf(path, sizeof(path), "%s/fd", pid);
+	fdfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fdfd < 0)
+		return false;
+	dir = fdopendir(fdfd);
+	if (!dir) {
+		close(fdfd);
+		return false;
+	}
+	while (!found && (de = readdir(dir))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
+			continue;
+		found = (st.st_mode & S_IFMT) == type && st.st_rdev == rdev;
+	}
+	closedir(dir);
+	return found;
+}
+
+pid_t ddlp_find_opener(mode_t type, dev_t rdev, pid_t exclude)
+{
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (procfd < 0)
+		return 0;
+	dir = fdopendir(procfd);
+	if (!dir) {
+		close(procfd);
+		return 0;
+	}
+	while (!found && (de = readdir(dir))) {
+		pid_t pid;
+
+		if (!all_digits(de->d_name))
+			continue;
+		pid = (pid_t)atol(de->d_name);
+		if (pid == exclude)
+			continue;
+		if (pid_has_node_open(dirfd(dir), de->d_name, type, rdev))
+			found = pid;
+	}
+	closedir(dir);
+	return found;
+}
+
+int ddlp_pid_name(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	r = ddlp_read_text(AT_FDCWD, path, buf, size);
+	if (r < 0) {
+		buf[0] = '\0';
+		return (int)r;
+	}
+	return 0;
+}

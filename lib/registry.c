@@ -1,0 +1,271 @@
+/*
+ * The per-process registry of held drives.
+ *
+ * libabc asks for no global state; libddlp keeps this one, because fcntl
+ * record locks of the POSIX kind belong to the process, and so must the
+ * bookkeeping that emulates open-file-description (OFD) locks with them,
+ * and because fork() needs one list of every lock fd to close in a child.
+ *
+ * What it holds:
+ *   - backend: the lock backend of the process: OFD locks (F_OFD_SETLK,
+ *     Linux >= 3.15) or classic POSIX locks.  Chosen once: DDLP_LOCK_BACKEND
+ *     ("ofd" or "posix", read with secure_getenv) or OFD, switched to POSIX
+ *     the first time the kernel refuses F_OFD_SETLK with EINVAL.
+ *   - live: the list of every lock handle of the process.
+ *   - posix_table (POSIX backend only): one entry per locked inode with the
+ *     one kernel fd that carries the process's POSIX lock and its flock,
+ *     the mode and the number of holders in this process.  Handles share
+ *     that fd; it is closed when the last holder releases.  This makes a
+ *     same-process conflict (exclusive against anything) refuse exactly as a
+ *     foreign process would, where POSIX locks alone would let it through.
+ *
+ * Locking rules for reg_mutex:
+ *   - it guards backend, live and posix_table, and nothing else;
+ *   - it is held only for short non-blocking work: list and table updates
+ *     and, in the POSIX backend, the open and lock of one node (all with
+ *     O_NONBLOCK / F_SETLK / LOCK_NB, so they never sleep on a drive);
+ *   - it is never held while waiting for a drive, and no other lock is
+ *     taken while holding it (the log hook may be called under it: a hook
+ *     must not call back into libddlp's lock functions);
+ *   - fork: the prepare handler takes it, the parent and child handlers
+ *     release it, so a child never starts with it held.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ddlp-private.h"
+
+struct posix_entry {
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	enum ddlp_mode mode;
+	unsigned holders;
+	struct posix_entry *next;
+};
+
+static pthread_mutex_t reg_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int backend = -1;                 /* enum ddlp_backend, -1 undecided */
+static struct ddlp_lock *live;
+static struct posix_entry *posix_table;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&reg_mutex);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&reg_mutex);
+}
+
+/* In the child: close the child's copies of every lock fd, so that the
+ * parent's unlock really frees the drive, except for handles taken with
+ * DDLP_LOCK_INHERIT (handed over on purpose).  The child has no POSIX
+ * locks (fork does not inherit them): the POSIX table is emptied. */
+static void atfork_child(void)
+{
+	for (struct ddlp_lock *l = live; l; l = l->next) {
+		if (l->flags & DDLP_LOCK_INHERIT)
+			continue;
+		for (size_t d = 0; d < l->n; d++)
+			for (size_t i = 0; i < DDLP_MAX_NODES; i++) {
+				struct ddlp_held *h = &l->drives[d].held[i];
+
+				if (h->fd >= 0 && !h->entry)
+					close(h->fd);
+				h->fd = -1;
+				h->entry = NULL;
+			}
+		l->orphaned = true;
+	}
+	while (posix_table) {
+		struct posix_entry *e = posix_table;
+		bool inherited = false;
+
+		for (struct ddlp_lock *l = live; l && !inherited; l = l->next)
+			if (l->flags & DDLP_LOCK_INHERIT)
+				for (size_t d = 0; d < l->n && !inherited; d++)
+					for (size_t i = 0; i < DDLP_MAX_NODES; i++)
+						if (l->drives[d].held[i].entry == e)
+							inherited = true;
+		posix_table = e->next;
+		if (!inherited) {
+			close(e->fd);
+			free(e);
+		}
+		/* an inherited entry stays owned by its handle's drive; it is
+		 * freed through ddlp_registry_release() in the child */
+	}
+	pthread_mutex_unlock(&reg_mutex);
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+static enum ddlp_backend backend_locked(void)
+{
+	if (backend < 0) {
+		const char *env = ddlp_getenv("DDLP_LOCK_BACKEND");
+
+		backend = DDLP_BACKEND_OFD;
+		if (env && strcmp(env, "posix") == 0)
+			backend = DDLP_BACKEND_POSIX;
+		else if (env && *env && strcmp(env, "ofd") != 0)
+			warn("DDLP_LOCK_BACKEND=%s: unknown, using ofd", env);
+		dbg("lock backend: %s", backend == DDLP_BACKEND_POSIX ? "posix" : "ofd");
+	}
+	return (enum ddlp_backend)backend;
+}
+
+enum ddlp_backend ddlp_registry_backend(void)
+{
+	enum ddlp_backend b;
+
+	pthread_mutex_lock(&reg_mutex);
+	b = backend_locked();
+	pthread_mutex_unlock(&reg_mutex);
+	return b;
+}
+
+void ddlp_registry_reset_backend(void)
+{
+	pthread_mutex_lock(&reg_mutex);
+	if (!live)
+		backend = -1;
+	pthread_mutex_unlock(&reg_mutex);
+}
+
+static struct posix_entry *posix_find(const struct ddlp_node *node)
+{
+	for (struct posix_entry *e = posix_table; e; e = e->next)
+		if (e->dev == node->inode_dev && e->ino == node->inode)
+			return e;
+	return NULL;
+}
+
+static int acquire_posix(const struct ddlp_drive *drive, const struct ddlp_node *node,
+                         enum ddlp_mode mode, bool excl, struct ddlp_held *held)
+{
+	struct posix_entry *e = posix_find(node);
+	int fd, r;
+
+	if (e) {
+		if (mode == DDLP_EXCLUSIVE || e->mode == DDLP_EXCLUSIVE) {
+			/* as another process would be refused by our lock */
+			ddlp_conflict_set(drive, node, -EBUSY,
+			                  mode == DDLP_EXCLUSIVE ? "write lock" : "read lock");
+			return -EBUSY;
+		}
+		e->holders++;
+		held->fd = e->fd;
+		held->entry = e;
+		return 0;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	r = ddlp_node_open_locked(drive, node, mode, DDLP_BACKEND_POSIX, excl, &fd);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
+	e->dev = node->inode_dev;
+	e->ino = node->inode;
+	e->fd = fd;
+	e->mode = mode;
+	e->holders = 1;
+	e->next = posix_table;
+	posix_table = e;
+	held->fd = fd;
+	held->entry = e;
+	return 0;
+}
+
+int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive,
+                          const struct ddlp_node *node, enum ddlp_mode mode,
+                          bool excl, struct ddlp_held *held)
+{
+	int r;
+
+	held->fd = -1;
+	held->entry = NULL;
+	if (lock->backend == DDLP_BACKEND_OFD) {
+		r = ddlp_node_open_locked(drive, node, mode, DDLP_BACKEND_OFD, excl, &held->fd);
+		if (r == -EINVAL) {
+			/* no OFD locks in this kernel: fall back for the process */
+			pthread_mutex_lock(&reg_mutex);
+			if (backend == DDLP_BACKEND_OFD) {
+				info("the kernel has no OFD locks: using POSIX locks");
+				backend = DDLP_BACKEND_POSIX;
+			}
+			pthread_mutex_unlock(&reg_mutex);
+			return -EAGAIN; /* the caller starts over in the new backend */
+		}
+		return r;
+	}
+	pthread_mutex_lock(&reg_mutex);
+	r = acquire_posix(drive, node, mode, excl, held);
+	pthread_mutex_unlock(&reg_mutex);
+	return r;
+}
+
+void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held)
+{
+	struct posix_entry *e = held->entry;
+
+	if (!e) {
+		if (held->fd >= 0)
+			close(held->fd);
+		held->fd = -1;
+		return;
+	}
+	pthread_mutex_lock(&reg_mutex);
+	if (--e->holders == 0) {
+		struct posix_entry **p;
+
+		for (p = &posix_table; *p && *p != e; p = &(*p)->next)
+			;
+		if (*p)
+			*p = e->next;
+		close(e->fd);
+		free(e);
+	}
+	pthread_mutex_unlock(&reg_mutex);
+	held->fd = -1;
+	held->entry = NULL;
+	(void)lock;
+}
+
+void ddlp_registry_add(struct ddlp_lock *lock)
+{
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&reg_mutex);
+	lock->prev = NULL;
+	lock->next = live;
+	if (live)
+		live->prev = lock;
+	live = lock;
+	pthread_mutex_unlock(&reg_mutex);
+}
+
+void ddlp_registry_remove(struct ddlp_lock *lock)
+{
+	pthread_mutex_lock(&reg_mutex);
+	if (lock->prev)
+		lock->prev->next = lock->next;
+	else if (live == lock)
+		live = lock->next;
+	if (lock->next)
+		lock->next->prev = lock->prev;
+	lock->prev = lock->next = NULL;
+	pthread_mutex_unlock(&reg_mutex);
+}

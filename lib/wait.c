@@ -1,0 +1,93 @@
+/*
+ * Waiting for a busy drive without polling hard: an inotify watch for
+ * closes (IN_CLOSE_WRITE, IN_CLOSE_NOWRITE) on the drive's nodes wakes the
+ * waiter when a holder lets go (every DDLP holder, and every program that
+ * holds a drive through an open, releases it by closing).  A slow fallback
+ * retry covers releases without a close (F_UNLCK, flock(LOCK_UN)) and the
+ * window between a refused attempt and the watch.  Signals that interrupt
+ * the wait are absorbed: the wait goes on to its deadline.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "ddlp-private.h"
+
+/* Retry at least this often even without an event (ms). */
+#define DDLP_WAIT_FALLBACK_MS 500
+
+struct ddlp_waiter {
+	int fd;
+};
+
+int ddlp_waiter_new(struct ddlp_waiter **out)
+{
+	struct ddlp_waiter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (w->fd < 0) {
+		/* without inotify the fallback retry still works */
+		dbg("inotify_init1: %m; waiting by retrying");
+	}
+	*out = w;
+	return 0;
+}
+
+void ddlp_waiter_free(struct ddlp_waiter *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w);
+}
+
+int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path)
+{
+	if (w->fd < 0)
+		return 0;
+	if (inotify_add_watch(w->fd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB |
+	                                   IN_DELETE_SELF) < 0) {
+		dbg("inotify_add_watch %s: %m", path);
+		return -errno;
+	}
+	return 0;
+}
+
+void ddlp_waiter_drain(struct ddlp_waiter *w)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (w->fd < 0)
+		return;
+	while (read(w->fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t now = ddlp_now_ms(), left = DDLP_WAIT_FALLBACK_MS;
+		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+		int r;
+
+		if (deadline_ms >= 0) {
+			if (now >= deadline_ms)
+				return -ETIMEDOUT;
+			if (deadline_ms - now < left)
+				left = deadline_ms - now;
+		}
+		r = poll(&pfd, w->fd >= 0 ? 1 : 0, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue; /* the application's signal: keep waiting */
+		if (r > 0)
+			ddlp_waiter_drain(w);
+		return 0;
+	}
+}
