@@ -182,6 +182,10 @@ void ddlp_lockset_release(struct ddlp_lock *lock);
 bool ddlp_lockset_node_wanted(const struct ddlp_drive *drive, size_t i, enum ddlp_mode mode);
 bool ddlp_lockset_node_excl(const struct ddlp_drive *drive, size_t i, enum ddlp_mode mode);
 
+/* ---- lock handles (lock.c) ---- */
+/* Which node's fd the caller of a drive gets in its current mode. */
+size_t ddlp_lock_caller_node(const struct ddlp_lock_drive *ld);
+
 /* ---- waiting (wait.c) ---- */
 /* Sleep until node may have been released (a close of it), the deadline
  * (ms, CLOCK_MONOTONIC; < 0 none) or the fallback poll interval. */

@@ -34,7 +34,7 @@ static void lock_free(struct ddlp_lock *lock)
 }
 
 /* Which node's fd the caller gets: the named one, or the first. */
-static size_t caller_node(const struct ddlp_lock_drive *ld)
+size_t ddlp_lock_caller_node(const struct ddlp_lock_drive *ld)
 {
 	const struct ddlp_drive *d = ld->drive;
 	size_t i = d->named != SIZE_MAX ? d->named : 0;
@@ -186,7 +186,7 @@ DDLP_EXPORT int ddlp_lock_many(const struct ddlp_request *requests, size_t n, in
 		struct ddlp_lock_drive *ld = &lock->drives[i];
 		int fd;
 
-		ld->caller = caller_node(ld);
+		ld->caller = ddlp_lock_caller_node(ld);
 		fd = ld->held[ld->caller].fd;
 		if (fd >= 0) {
 			int fl = fcntl(fd, F_GETFL);

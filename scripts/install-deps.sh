@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install everything libddlp needs to build and to run every test, the VM
+# suite included, from Debian's packages (Debian 12, as root).
+set -eu
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: run as root (apt-get)" >&2
+	exit 77
+fi
+packages="
+	build-essential autoconf automake libtool pkg-config
+	libudev-dev check
+	python3 strace valgrind util-linux kmod
+	qemu-system-x86 busybox-static cpio udev
+	xorriso cdrskin wodim sg3-utils cdrdao dvd+rw-tools libcdio-utils eject
+	clang libclang-rt-14-dev
+"
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+if ! apt-get install -y -q --no-install-recommends $packages >/dev/null 2>&1; then
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $packages
+fi
