@@ -60,6 +60,14 @@ if LD_LIBRARY_PATH="$root$libdir" ldd "$tmp/consumer" | grep -q "$root$libdir/li
 else
 	ko "consumer not linked to the installed library"
 fi
+# the README's C example compiles and links as it stands
+sed -n '/^```c$/,/^```$/p' "$abs_top_srcdir/README.md" | sed '1d;$d' >"$tmp/readme.c"
+# shellcheck disable=SC2086
+if [ -s "$tmp/readme.c" ] && $CC -Wall -Wextra -Werror -o "$tmp/readme" "$tmp/readme.c" $flags; then
+	ok "README's C example builds ($(wc -l <"$tmp/readme.c") lines)"
+else
+	ko "README's C example does not build"
+fi
 sflags=$(pkg-config --static --cflags --libs libddlp)
 # shellcheck disable=SC2086
 if $CC -o "$tmp/consumer-static" "$abs_top_srcdir/examples/consumer.c" -I"$root$includedir" \
