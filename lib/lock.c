@@ -70,8 +70,7 @@ static int drop_inaccessible(struct ddlp_lock *lock, const struct ddlp_node *nod
 				continue;
 			if (dr->n_nodes == 1)
 				return -EACCES;
-			warn("%s: %s not accessible: locked without it (partial lock)", dr->spec,
-			     node->path);
+			info("%s: %s not accessible: locked without it", dr->spec, node->path);
 			free(dr->nodes[i].path);
 			memmove(&dr->nodes[i], &dr->nodes[i + 1],
 			        (dr->n_nodes - i - 1) * sizeof(dr->nodes[0]));
@@ -102,7 +101,11 @@ static int acquire_until(struct ddlp_lock *lock, int timeout_ms)
 			break;
 		if (r == -EAGAIN)
 			continue; /* the backend changed: start over */
-		if (r == -EACCES && (lock->flags & DDLP_LOCK_PARTIAL) && busy) {
+		/* a bsg node the caller may not open is left out: its driver
+		 * ignores O_EXCL, and udev makes it root-only by default, so
+		 * only root could use it against us (doc/ddlp.txt, 5) */
+		if (r == -EACCES && busy && (busy->kind == DDLP_NODE_BSG ||
+		                             (lock->flags & DDLP_LOCK_PARTIAL))) {
 			r = drop_inaccessible(lock, busy);
 			if (r == 0)
 				continue;
