@@ -69,7 +69,7 @@ struct ddlp_node {
 struct ddlp_drive {
 	char *spec;
 	char *id;                /* "scsi:H:C:T:L" or "block:NAME" */
-	char *persistent;        /* ID_SERIAL / ID_WWN or NULL */
+	char *persistent;        /* ID_SERIAL / ID_WWN, looked up on first use (drive.c) */
 	char *syspath;
 	char *block_syspath;     /* sysfs path of the block device, or NULL */
 	size_t n_nodes;

@@ -5,8 +5,14 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <libudev.h>
 
 #include "ddlp-private.h"
+
+/* drive->persistent when the udev database has no name for the drive */
+static char drive_no_name[] = "";
 
 struct ddlp_drive *ddlp_drive_new(void)
 {
@@ -25,7 +31,8 @@ DDLP_EXPORT void ddlp_drive_free(struct ddlp_drive *drive)
 		free(drive->nodes[i].path);
 	free(drive->spec);
 	free(drive->id);
-	free(drive->persistent);
+	if (drive->persistent != drive_no_name)
+		free(drive->persistent);
 	free(drive->syspath);
 	free(drive->block_syspath);
 	free(drive);
@@ -41,9 +48,61 @@ DDLP_EXPORT const char *ddlp_drive_get_id(const struct ddlp_drive *drive)
 	return drive ? drive->id : NULL;
 }
 
+/* udev's persistent name from the udev database of the drive's block node
+ * (else its first node): ID_SERIAL, else ID_WWN. */
+static char *lookup_persistent_name(const struct ddlp_drive *drive)
+{
+	const struct ddlp_node *n = NULL;
+	struct udev *udev;
+	struct udev_device *dev;
+	char *name = NULL;
+
+	for (size_t i = 0; i < drive->n_nodes && !n; i++)
+		if (drive->nodes[i].kind == DDLP_NODE_BLOCK)
+			n = &drive->nodes[i];
+	if (!n && drive->n_nodes)
+		n = &drive->nodes[0];
+	if (!n)
+		return NULL;
+	udev = udev_new();
+	if (!udev)
+		return NULL;
+	dev = udev_device_new_from_devnum(udev, n->type == S_IFBLK ? 'b' : 'c', n->devnum);
+	if (dev) {
+		const char *v = udev_device_get_property_value(dev, "ID_SERIAL");
+
+		if (!v || !*v)
+			v = udev_device_get_property_value(dev, "ID_WWN");
+		if (v && *v)
+			name = strdup(v);
+		udev_device_unref(dev);
+	}
+	udev_unref(udev);
+	return name;
+}
+
+/* Looked up on first use and cached (thread-safe: the first answer to be
+ * stored wins), so that locking never pays for the udev database. */
 DDLP_EXPORT const char *ddlp_drive_get_persistent_name(const struct ddlp_drive *drive)
 {
-	return drive ? drive->persistent : NULL;
+	struct ddlp_drive *d = (struct ddlp_drive *)drive;
+	char *name, *expected = NULL;
+
+	if (!d)
+		return NULL;
+	name = __atomic_load_n(&d->persistent, __ATOMIC_ACQUIRE);
+	if (!name) {
+		name = lookup_persistent_name(d);
+		if (!name)
+			name = drive_no_name;
+		if (!__atomic_compare_exchange_n(&d->persistent, &expected, name, false,
+		                                 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			if (name != drive_no_name)
+				free(name);
+			name = expected;
+		}
+	}
+	return name == drive_no_name ? NULL : name;
 }
 
 DDLP_EXPORT const char *ddlp_drive_get_syspath(const struct ddlp_drive *drive)

@@ -6,8 +6,9 @@
  * How:
  *   - a path is stat()ed (following symlinks) to get the node type and
  *     st_rdev; libudev maps the device number to its sysfs device;
- *   - a partition is replaced by its whole disk;
- *   - the SCSI device ("scsi_device") above it is the drive; its sysfs
+ *   - a partition is replaced by its whole disk (its parent in sysfs);
+ *   - the SCSI device ("scsi_device") two levels above the node's sysfs
+ *     directory (.../H:C:T:L/block/sr0) is the drive; its sysfs
  *     directory lists the siblings in its "block/", "scsi_generic/" and
  *     "bsg/" subdirectories, whose uevent files name the /dev node
  *     (DEVNAME) and its numbers: no enumeration of all devices, no scan of
@@ -17,8 +18,9 @@
  *   - the node the caller named is added as an alias when it is another
  *     inode than the canonical /dev node (a mknod copy), because fcntl and
  *     flock locks belong to an inode.
- * Only stat, readlink, realpath and reads of sysfs and the udev database
- * happen here.
+ * Only stat, readlink, realpath and reads of sysfs happen here; udev's
+ * persistent name is read from the udev database when it is asked for
+ * (drive.c), not on the lock path.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -151,21 +153,6 @@ static int collect_scsi_siblings(struct ddlp_drive *d, const char *syspath)
 	return r;
 }
 
-static int set_persistent_name(struct ddlp_drive *d, struct udev_device *dev)
-{
-	const char *v;
-
-	if (!dev || d->persistent)
-		return 0;
-	v = udev_device_get_property_value(dev, "ID_SERIAL");
-	if (!v || !*v)
-		v = udev_device_get_property_value(dev, "ID_WWN");
-	if (!v || !*v)
-		return 0;
-	d->persistent = strdup(v);
-	return d->persistent ? 0 : -ENOMEM;
-}
-
 /* Mark the node the caller named; add it as an alias when it is another inode. */
 static int add_named(struct ddlp_drive *d, const char *spec, const struct stat *st, dev_t devnum)
 {
@@ -211,13 +198,84 @@ static int errno_for_stat(int e)
 	}
 }
 
+/* Is dir a SCSI device ("scsi_device" in its uevent)? */
+static bool is_scsi_device(const char *dir)
+{
+	char path[PATH_MAX], text[512];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/uevent", dir) >= sizeof(path))
+		return false;
+	if (ddlp_read_text(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return false;
+	return strstr(text, "DEVTYPE=scsi_device") != NULL;
+}
+
+/* Cut the last n components off a path, in place. */
+static bool dirname_n(char *path, int n)
+{
+	while (n-- > 0) {
+		char *slash = strrchr(path, '/');
+
+		if (!slash || slash == path)
+			return false;
+		*slash = '\0';
+	}
+	return true;
+}
+
+/*
+ * Map a device number to its sysfs device through libudev (the one libudev
+ * device object of a resolution: libudev walks the whole sysfs path for
+ * each object it creates, so parents are found by path below instead).
+ * On success *syspath is the whole-disk or character device's sysfs path.
+ */
+static int devnum_to_syspath(struct udev *udev, const char *spec, const struct stat *st,
+                             char **syspath)
+{
+	struct udev_device *dev;
+	const char *subsys, *devtype;
+	char type = S_ISBLK(st->st_mode) ? 'b' : 'c';
+	int r = 0;
+
+	dev = udev_device_new_from_devnum(udev, type, st->st_rdev);
+	if (!dev) {
+		err("%s: not a drive (no device %u:%u in sysfs)", spec, major(st->st_rdev),
+		    minor(st->st_rdev));
+		return -ENODEV;
+	}
+	subsys = udev_device_get_subsystem(dev);
+	devtype = udev_device_get_devtype(dev);
+	if (type == 'c' && (!subsys || (strcmp(subsys, "scsi_generic") != 0 &&
+	                                strcmp(subsys, "bsg") != 0))) {
+		err("%s: not a drive (character device of subsystem %s)", spec,
+		    subsys ? subsys : "none");
+		r = -ENODEV;
+		goto out;
+	}
+	*syspath = strdup(udev_device_get_syspath(dev));
+	if (!*syspath) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* a partition's disk is its parent directory in sysfs */
+	if (type == 'b' && devtype && strcmp(devtype, "partition") == 0 && !dirname_n(*syspath, 1)) {
+		r = -ENODEV;
+		goto out;
+	}
+out:
+	udev_device_unref(dev);
+	if (r < 0) {
+		free(*syspath);
+		*syspath = NULL;
+	}
+	return r;
+}
+
 static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 {
 	struct ddlp_scsi_addr addr;
-	struct udev_device *dev = NULL, *scsi = NULL, *block = NULL;
 	struct stat st;
-	char sysname[96];
-	bool is_path;
+	char *nodepath = NULL, *scsi = NULL;
 	int r, form;
 
 	form = ddlp_spec_classify(spec, &addr);
@@ -225,130 +283,92 @@ static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 		err("%s: malformed SCSI address (H:C:T:L or B,T,L)", spec);
 		return form;
 	}
-	is_path = form == DDLP_SPEC_PATH;
 
-	if (!is_path) {
-		snprintf(sysname, sizeof(sysname), "%u:%u:%u:%llu", addr.host, addr.channel,
-		         addr.target, (unsigned long long)addr.lun);
-		dev = udev_device_new_from_subsystem_sysname(udev, "scsi", sysname);
-		if (!dev || !udev_device_get_devtype(dev) ||
-		    strcmp(udev_device_get_devtype(dev), "scsi_device") != 0) {
+	if (form == DDLP_SPEC_ADDRESS) {
+		char link[128];
+
+		snprintf(link, sizeof(link), "/sys/bus/scsi/devices/%u:%u:%u:%llu", addr.host,
+		         addr.channel, addr.target, (unsigned long long)addr.lun);
+		scsi = realpath(link, NULL);
+		if (!scsi || !is_scsi_device(scsi)) {
 			err("%s: no SCSI device at this address", spec);
 			r = -ENODEV;
 			goto out;
 		}
-		scsi = dev;
 	} else {
-		char type;
-
 		if (stat(spec, &st) < 0) {
 			r = errno_for_stat(errno);
 			err("%s: %s", spec, strerror(-r));
 			return r;
 		}
-		if (S_ISBLK(st.st_mode))
-			type = 'b';
-		else if (S_ISCHR(st.st_mode))
-			type = 'c';
-		else {
+		if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode)) {
 			err("%s: not a drive (not a device node)", spec);
 			return -ENODEV;
 		}
-		dev = udev_device_new_from_devnum(udev, type, st.st_rdev);
-		if (!dev) {
-			err("%s: not a drive (no device %u:%u in sysfs)", spec,
-			    major(st.st_rdev), minor(st.st_rdev));
-			r = -ENODEV;
+		r = devnum_to_syspath(udev, spec, &st, &nodepath);
+		if (r < 0)
+			goto out;
+		/* .../H:C:T:L/{block,scsi_generic,bsg}/NAME */
+		scsi = strdup(nodepath);
+		if (!scsi) {
+			r = -ENOMEM;
 			goto out;
 		}
-		if (type == 'b') {
-			const char *devtype = udev_device_get_devtype(dev);
-
-			block = dev;
-			if (devtype && strcmp(devtype, "partition") == 0) {
-				block = udev_device_get_parent_with_subsystem_devtype(dev, "block", "disk");
-				if (!block) {
-					err("%s: partition without a disk", spec);
-					r = -ENODEV;
-					goto out;
-				}
-			}
-		} else {
-			const char *subsys = udev_device_get_subsystem(dev);
-
-			if (!subsys || (strcmp(subsys, "scsi_generic") != 0 && strcmp(subsys, "bsg") != 0)) {
-				err("%s: not a drive (character device of subsystem %s)", spec,
-				    subsys ? subsys : "none");
+		if (!dirname_n(scsi, 2) || !is_scsi_device(scsi)) {
+			free(scsi);
+			scsi = NULL;
+			if (S_ISCHR(st.st_mode)) {
+				err("%s: not a drive (no SCSI device above it)", spec);
 				r = -ENODEV;
 				goto out;
 			}
 		}
-		scsi = udev_device_get_parent_with_subsystem_devtype(block ? block : dev, "scsi",
-		                                                     "scsi_device");
-		if (!scsi && !block) {
-			err("%s: not a drive (no SCSI device above it)", spec);
-			r = -ENODEV;
-			goto out;
-		}
 	}
 
 	if (scsi) {
-		const char *syspath = udev_device_get_syspath(scsi);
-
-		if (asprintf(&d->id, "scsi:%s", udev_device_get_sysname(scsi)) < 0) {
+		if (asprintf(&d->id, "scsi:%s", strrchr(scsi, '/') + 1) < 0) {
 			d->id = NULL;
 			r = -ENOMEM;
 			goto out;
 		}
-		d->syspath = strdup(syspath);
-		if (!d->syspath) {
-			r = -ENOMEM;
-			goto out;
-		}
-		r = collect_scsi_siblings(d, syspath);
+		d->syspath = scsi;
+		scsi = NULL;
+		r = collect_scsi_siblings(d, d->syspath);
 		if (r < 0) {
-			err("%s: cannot read the siblings in %s: %s", spec, syspath, strerror(-r));
+			err("%s: cannot read the siblings in %s: %s", spec, d->syspath, strerror(-r));
 			goto out;
 		}
 	} else {
 		/* a block device of its own: a drive of one node */
-		const char *syspath = udev_device_get_syspath(block);
-		char *parent = strdup(syspath), *slash;
+		char *parent = strdup(nodepath);
+		const char *name = strrchr(nodepath, '/') + 1;
+		int pfd;
 
-		if (!parent) {
-			r = -ENOMEM;
+		if (!parent || !dirname_n(parent, 1)) {
+			free(parent);
+			r = parent ? -ENODEV : -ENOMEM;
 			goto out;
 		}
-		slash = strrchr(parent, '/');
-		*slash = '\0';
-		if (asprintf(&d->id, "block:%s", udev_device_get_sysname(block)) < 0) {
+		if (asprintf(&d->id, "block:%s", name) < 0) {
 			d->id = NULL;
 			free(parent);
 			r = -ENOMEM;
 			goto out;
 		}
-		d->syspath = strdup(syspath);
-		if (!d->syspath) {
-			free(parent);
-			r = -ENOMEM;
-			goto out;
-		}
-		{
-			int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-			if (pfd < 0) {
-				r = -errno;
-			} else {
-				r = add_sysfs_node(d, pfd, udev_device_get_sysname(block),
-				                   &sibling_dirs[0], parent);
-				close(pfd);
-			}
+		d->syspath = nodepath;
+		nodepath = NULL;
+		pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pfd < 0) {
+			r = -errno;
+		} else {
+			r = add_sysfs_node(d, pfd, name, &sibling_dirs[0], parent);
+			close(pfd);
 		}
 		free(parent);
 		if (r < 0)
 			goto out;
 		free(d->block_syspath);
-		d->block_syspath = strdup(syspath);
+		d->block_syspath = strdup(d->syspath);
 		if (!d->block_syspath) {
 			r = -ENOMEM;
 			goto out;
@@ -360,31 +380,20 @@ static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 		r = -ENODEV;
 		goto out;
 	}
-
-	/* udev's persistent name: the block device's database entry first */
-	if (block) {
-		r = set_persistent_name(d, block);
-	} else if (d->block_syspath) {
-		struct udev_device *b = udev_device_new_from_syspath(udev, d->block_syspath);
-
-		r = set_persistent_name(d, b);
-		udev_device_unref(b);
-	} else {
-		r = set_persistent_name(d, is_path ? dev : NULL);
-	}
-	if (r < 0)
-		goto out;
-
-	if (is_path) {
+	if (form == DDLP_SPEC_PATH) {
 		r = add_named(d, spec, &st, st.st_rdev);
 		if (r < 0)
 			goto out;
-		if (block && block != dev) {
-			/* a partition: its disk's node stands for it */
-			for (size_t i = 0; i < d->n_nodes; i++)
-				if (d->nodes[i].kind == DDLP_NODE_BLOCK)
-					d->nodes[i].flags |= DDLP_NODE_NAMED;
-		}
+		/* a partition names no node: its disk's node stands for it */
+		bool named = false;
+
+		for (size_t i = 0; i < d->n_nodes; i++)
+			named |= (d->nodes[i].flags & DDLP_NODE_NAMED) != 0;
+		for (size_t i = 0; i < d->n_nodes && !named && S_ISBLK(st.st_mode); i++)
+			if (d->nodes[i].kind == DDLP_NODE_BLOCK) {
+				d->nodes[i].flags |= DDLP_NODE_NAMED;
+				named = true;
+			}
 	}
 	ddlp_nodes_sort(d->nodes, d->n_nodes);
 	for (size_t i = 0; i < d->n_nodes; i++)
@@ -392,7 +401,8 @@ static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 			d->named = i;
 	r = 0;
 out:
-	udev_device_unref(dev);
+	free(nodepath);
+	free(scsi);
 	return r;
 }
 
