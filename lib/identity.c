@@ -412,9 +412,10 @@ int ddlp_drive_resolve_at(const char *spec, struct ddlp_drive **out)
 	struct udev *udev;
 	int r;
 
+	if (out)
+		*out = NULL;
 	if (!spec || !out)
 		return -EINVAL;
-	*out = NULL;
 	if (!*spec) {
 		err("empty drive spec");
 		return -EINVAL;
