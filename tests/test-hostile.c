@@ -1,0 +1,5 @@
+#include "test-common.h"
+Suite *suite_hostile(void)
+{
+	return suite_create("hostile");
+}
