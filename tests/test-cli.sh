@@ -1,0 +1,540 @@
+#!/bin/bash
+# ddlp-lock(1) on the host, with loop devices as drives (a loop device is a
+# drive of one node): every exit code path, the busy message, signal
+# forwarding, waiting, shared/exclusive, several drives in one call, the
+# child's descriptors, and the JSON of --resolve, --status and --list.
+#
+# Needs root (losetup, mknod).  Run by "make check"; alone:
+#   abs_top_builddir=$PWD tests/test-cli.sh
+#
+# No assertion depends on how fast anything is: waits are checked to end,
+# with a generous limit only against hanging.
+set -u
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: needs root (loop devices)"
+	exit 77
+fi
+for prog in losetup mknod truncate; do
+	if ! command -v "$prog" >/dev/null 2>&1; then
+		echo "SKIP: $prog not found (loop devices)"
+		exit 77
+	fi
+done
+
+builddir=${abs_top_builddir:-${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}}
+tool=$builddir/src/ddlp-lock
+if [ ! -x "$tool" ]; then
+	echo "FAIL: $tool not built"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-cli.XXXXXX") || exit 99
+chmod 755 "$tmp" # an unprivileged user must reach the alias nodes in it
+loops=()
+bg_pids=()
+
+cleanup() {
+	local p l
+	for p in "${bg_pids[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${bg_pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	for l in "${loops[@]}"; do
+		losetup -d "$l" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 99' INT TERM HUP
+
+new_loop() {
+	local img=$tmp/img$1 dev
+	truncate -s 1M "$img" || return 1
+	dev=$(losetup -f --show "$img") || return 1
+	loops+=("$dev")
+	printf '%s\n' "$dev"
+}
+
+if ! dev1=$(new_loop 1) || ! dev2=$(new_loop 2); then
+	echo "SKIP: cannot set up loop devices"
+	exit 77
+fi
+
+npass=0
+nfail=0
+pass() { echo "PASS: $*"; npass=$((npass + 1)); }
+fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
+skip() { echo "SKIP: $*"; }
+
+# run ARGS...: run the tool; sets rc, out, err
+run() {
+	"$tool" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+# as_nobody ARGS...: run the tool as an unprivileged user; sets rc, out, err
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	out=$(cat "$tmp/out")
+	err=$(cat "$tmp/err")
+}
+
+# expect NAME RC [PATTERN...]: the last run exited with RC, its stderr is
+# one line, and it contains every PATTERN (fixed strings)
+expect() {
+	local name=$1 want=$2 p lines
+	shift 2
+	if [ "$rc" -ne "$want" ]; then
+		fail "$name: exit $rc, expected $want (stderr: $err)"
+		return
+	fi
+	for p in "$@"; do
+		if [[ $err != *"$p"* ]]; then
+			fail "$name: stderr lacks '$p' (stderr: $err)"
+			return
+		fi
+	done
+	if [ "$#" -gt 0 ]; then
+		lines=$(wc -l <"$tmp/err")
+		if [ "$lines" -ne 1 ]; then
+			fail "$name: stderr has $lines lines, expected one (stderr: $err)"
+			return
+		fi
+	fi
+	pass "$name"
+}
+
+# wait_file FILE: wait until FILE exists (limit 30 s, against hangs only)
+wait_file() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# hold NAME ARGS...: start "ddlp-lock ARGS DEVICE" (ARGS end with the
+# device) holding until $tmp/NAME.release exists; sets holder
+hold() {
+	local name=$1
+	shift
+	rm -f "$tmp/$name.ready" "$tmp/$name.release"
+	"$tool" "$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
+	holder=$!
+	bg_pids+=("$holder")
+	if ! wait_file "$tmp/$name.ready"; then
+		fail "$name: the holder did not start"
+		return 1
+	fi
+	return 0
+}
+
+# release NAME PID: let a holder go and wait for it; sets hrc
+release() {
+	touch "$tmp/$1.release"
+	wait "$2"
+	hrc=$?
+}
+
+have_python=false
+if command -v python3 >/dev/null 2>&1; then
+	have_python=true
+fi
+
+# jcheck NAME PYTHON-EXPRESSION: $out parses as JSON (d) and the
+# expression is true
+jcheck() {
+	local name=$1 expr=$2
+	if ! $have_python; then
+		skip "$name: no python3"
+		return
+	fi
+	if printf '%s\n' "$out" | python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; then
+		if printf '%s\n' "$out" | python3 -c "import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if ($expr) else 1)" 2>"$tmp/pyerr"; then
+			pass "$name"
+		else
+			fail "$name: JSON check '$expr' failed: $(cat "$tmp/pyerr") in: $out"
+		fi
+	else
+		fail "$name: not valid JSON: $out"
+	fi
+}
+
+echo "# tool: $tool; drives: $dev1 $dev2"
+
+# ---------------------------------------------------------------- usage, 64
+run
+expect "no arguments: usage 64" 64 "no DEVICE"
+run --bogus-option "$dev1" true
+expect "unknown option: usage 64" 64 "unknown option"
+run "$dev1"
+expect "no command: usage 64" 64 "no COMMAND" "$dev1"
+run -w abc "$dev1" true
+expect "malformed -w: usage 64" 64 "invalid timeout"
+run -w -1 "$dev1" true
+expect "negative -w: usage 64" 64 "invalid timeout"
+run -E 300 "$dev1" true
+expect "-E out of range: usage 64" 64 "conflict exit code"
+run --json "$dev1" true
+expect "--json without --resolve/--status/--list: usage 64" 64 "--json"
+run --resolve
+expect "--resolve without DEVICE: usage 64" 64 "--resolve"
+run --list "$dev1"
+expect "--list with a DEVICE: usage 64" 64 "--list"
+run "$dev1" -c
+expect "-c without a command line: usage 64" 64 "-c"
+run 1:2:3 true
+expect "malformed SCSI address: 64" 64 "1:2:3" "malformed SCSI address"
+run "$dev1" -s "$dev1" -- true
+expect "the same drive twice: 64" 64 "same drive" "$dev1"
+run --help
+if [ "$rc" -eq 0 ] && [[ $out == *Usage:* ]]; then pass "--help: 0"; else fail "--help: rc $rc"; fi
+run --version
+if [ "$rc" -eq 0 ] && [[ $out == ddlp-lock* ]]; then pass "--version: 0"; else fail "--version: rc $rc: $out"; fi
+
+# ---------------------------------------------------------- no such device, 66
+run "$tmp/nonexistent" true
+expect "missing node: 66" 66 "$tmp/nonexistent" "no such device"
+run 4000000000:0:0:0 true
+expect "no SCSI device at the address: 66" 66 "4000000000:0:0:0" "no SCSI device"
+run --status "$tmp/nonexistent"
+expect "--status of a missing node: 66" 66 "$tmp/nonexistent"
+
+# ------------------------------------------------------------ not a drive, 69
+run /dev/null true
+expect "/dev/null: not a drive 69" 69 "/dev/null" "not a drive"
+: >"$tmp/regular"
+run "$tmp/regular" true
+expect "regular file: not a drive 69" 69 "$tmp/regular" "not a drive"
+run "$tmp" true
+expect "directory: not a drive 69" 69 "not a drive"
+run --resolve /dev/null
+expect "--resolve /dev/null: 69" 69 "/dev/null" "not a drive"
+
+# ------------------------------------------------------- permission denied, 77
+read -r maj min < <(stat -L -c '%t %T' "$dev1")
+maj=$((16#$maj))
+min=$((16#$min))
+mknod -m 0600 "$tmp/alias600" b "$maj" "$min"
+mknod -m 0666 "$tmp/alias666" b "$maj" "$min"
+if ! command -v setpriv >/dev/null 2>&1; then
+	skip "permission checks: no setpriv"
+elif ! setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" --version >/dev/null 2>&1; then
+	skip "permission checks: the build tree is not accessible to uid 65534"
+else
+	as_nobody "$tmp/alias600" true
+	expect "unprivileged user, node mode 0600: 77" 77 "$tmp/alias600" "permission denied" "$dev1"
+	as_nobody -s "$dev1" true
+	expect "unprivileged user, shared lock of an inaccessible node: 77" 77 "$dev1" "permission denied"
+	if [[ $err == *"group"* || $err == *"udev rule"* || $err == *"run as root"* ]]; then
+		pass "the permission message says how to get access"
+	else
+		fail "the permission message gives no remedy: $err"
+	fi
+	as_nobody "$tmp/alias666" true
+	expect "unprivileged user, inaccessible sibling without --partial: 77" 77 "permission denied" "--partial"
+	as_nobody --partial "$tmp/alias666" true
+	expect "unprivileged user, --partial leaves the inaccessible node out: 0" 0
+fi
+
+# --------------------------------------------------------- a free drive, 0
+run "$dev1" true
+expect "lock a free drive: 0" 0
+run -n "$dev1" true
+expect "-n on a free drive: 0" 0
+run -w 0 "$dev1" true
+expect "-w 0 on a free drive: 0" 0
+run --no-reprobe "$dev1" true
+expect "--no-reprobe: 0" 0
+run -v "$dev1" true
+expect "-v says what it locked and how long it took" 0
+if [[ $err == *"block:loop"* && $err == *"locked 1 drive in"* && $err == *released* ]]; then
+	pass "-v output names the drive and the time"
+else
+	fail "-v output: $err"
+fi
+
+# ------------------------------------------------ the command's exit status
+run "$dev1" sh -c 'exit 42'
+expect "child exit status passes through (42)" 42
+run "$dev1" sh -c 'kill -KILL $$'
+expect "child killed by SIGKILL: 128+9" 137
+run "$dev1" sh -c 'kill -TERM $$'
+expect "child killed by SIGTERM: 128+15" 143
+run "$dev1" -c 'exit 5'
+expect "-c after DEVICE runs via /bin/sh (exit 5)" 5
+run -c 'exit 6' "$dev1"
+expect "-c before DEVICE (exit 6)" 6
+printf '#!/bin/sh\nexit 0\n' >"$tmp/noexec"
+chmod 0644 "$tmp/noexec"
+run "$dev1" "$tmp/noexec"
+expect "non-executable command: 126" 126 "$dev1" "$tmp/noexec" "Permission denied"
+run "$dev1" "$tmp/no-such-command"
+expect "missing command: 127" 127 "$dev1" "$tmp/no-such-command"
+run "$dev1" no-such-command-in-path-xyz
+expect "command not in PATH: 127" 127 "no-such-command-in-path-xyz"
+
+# --------------------------------------------- the child inherits no lock fd
+run "$dev1" -s "$dev2" -- ls -l /proc/self/fd
+if [ "$rc" -eq 0 ] && [[ $out != *"$dev1"* && $out != *"$dev2"* ]] && [[ $out == *"->"* ]]; then
+	pass "the command inherits no descriptor of the locked drives"
+else
+	fail "the command's descriptors (rc $rc): $out"
+fi
+
+# ------------------------------------------------------ conflicts, -n, -E, -w
+if hold x1 "$dev1"; then
+	hpid=$holder
+	run -n "$dev1" true
+	expect "-n against an exclusive holder: conflict code 1" 1 \
+		"$dev1: busy: $dev1 held by ddlp-lock (pid $hpid)"
+	run -n -E 3 "$dev1" true
+	expect "-E 3: conflict code 3" 3 "busy"
+	run -w 0 "$dev1" true
+	expect "-w 0 means -n" 1 "busy"
+	run -w 0.5 "$dev1" true
+	expect "-w 0.5 against a holder times out: conflict code 1" 1 "$dev1" "timed out" "held by ddlp-lock (pid $hpid)"
+	if [[ $err != *"waiting for"* ]]; then
+		pass "no progress line when stderr is not a terminal"
+	else
+		fail "progress line on a non-terminal: $err"
+	fi
+	run -q -n "$dev1" true
+	if [ "$rc" -eq 1 ] && [ -z "$err" ]; then pass "-q: conflict code, no message"; else fail "-q: rc $rc, stderr: $err"; fi
+	run -s -n "$dev1" true
+	expect "shared against exclusive: conflict" 1 "busy"
+	run --status "$dev1"
+	if [ "$rc" -eq 0 ] && [[ $out == *"$dev1: exclusive, held by ddlp-lock (pid $hpid)"* ]]; then
+		pass "--status shows the exclusive holder"
+	else
+		fail "--status of a held drive (rc $rc): $out"
+	fi
+	run --json --status "$dev1"
+	jcheck "--status --json of a held drive" \
+		"d['drives'][0]['state'] == 'exclusive' and d['drives'][0]['holder_pid'] == $hpid and d['drives'][0]['holder_name'] == 'ddlp-lock' and d['drives'][0]['holders'] == 1 and any(o['pid'] == $hpid for o in d['drives'][0]['open_by'])"
+	release x1 "$hpid"
+	if [ "$hrc" -eq 0 ]; then pass "holder exits 0"; else fail "holder exit $hrc"; fi
+fi
+run -n "$dev1" true
+expect "free again after the holder exited" 0
+
+# the holder is util-linux flock(1): the busy message names it
+rm -f "$tmp/fl.ready" "$tmp/fl.release"
+flock -x "$dev1" sh -c "touch '$tmp/fl.ready'; while [ ! -e '$tmp/fl.release' ]; do sleep 0.05; done" &
+fpid=$!
+bg_pids+=("$fpid")
+if wait_file "$tmp/fl.ready"; then
+	run -n "$dev1" true
+	expect "a flock(1) holder: conflict, named" 1 "$dev1: busy: $dev1 held by flock (pid $fpid)"
+	run --status "$dev1"
+	if [[ $out == *"exclusive, held by flock (pid $fpid)"* ]]; then
+		pass "--status names the flock(1) holder"
+	else
+		fail "--status with a flock(1) holder: $out"
+	fi
+else
+	fail "flock(1) holder did not start"
+fi
+release fl "$fpid"
+
+# -w succeeds when the holder lets go (after 0.3 s)
+rm -f "$tmp/w.ready"
+"$tool" "$dev1" sh -c "touch '$tmp/w.ready'; sleep 0.3" &
+wpid=$!
+bg_pids+=("$wpid")
+if wait_file "$tmp/w.ready"; then
+	run -w 30 "$dev1" true
+	expect "-w 30: the lock is taken when the holder exits" 0
+else
+	fail "-w: holder did not start"
+fi
+wait "$wpid"
+# and so does a wait without a limit
+rm -f "$tmp/w.ready"
+"$tool" "$dev1" sh -c "touch '$tmp/w.ready'; sleep 0.3" &
+wpid=$!
+bg_pids+=("$wpid")
+if wait_file "$tmp/w.ready"; then
+	run "$dev1" true
+	expect "no -w: waits until the holder exits" 0
+else
+	fail "wait: holder did not start"
+fi
+wait "$wpid"
+
+# -------------------------------------------------------- shared and shared
+if hold s1 -s "$dev1"; then
+	spid=$holder
+	run -s -n "$dev1" true
+	expect "shared and shared coexist" 0
+	run -n "$dev1" true
+	expect "exclusive against shared: conflict" 1 "busy" "$dev1"
+	run --status "$dev1"
+	if [[ $out == *"$dev1: shared (1 holder)"* ]]; then pass "--status shows one shared holder"; else fail "--status shared: $out"; fi
+	run --json --status "$dev1"
+	jcheck "--status --json of a shared drive" "d['drives'][0]['state'] == 'shared' and d['drives'][0]['holders'] == 1"
+	release s1 "$spid"
+fi
+
+# --------------------------------------------------------- signal forwarding
+# A signal that was ignored when ddlp-lock started stays ignored and is not
+# forwarded, as a shell would have it (SIGHUP under nohup): then skipped.
+sigign=$(awk '/^SigIgn:/ { print $2 }' "/proc/$$/status")
+ignored() { (( (16#$sigign >> ($1 - 1)) & 1 )); }
+# a command that loops for at most 60 s
+# shellcheck disable=SC2016 # expanded by the command's sh
+loop60='i=0; while [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done'
+
+test_sigterm() {
+	local gpid grc
+	rm -f "$tmp/sig.ready" "$tmp/sig.got" "$tmp/sig.release"
+	"$tool" "$dev1" sh -c "trap 'touch $tmp/sig.got; while [ ! -e $tmp/sig.release ]; do sleep 0.05; done; exit 7' TERM; touch $tmp/sig.ready; $loop60" &
+	gpid=$!
+	bg_pids+=("$gpid")
+	if ! wait_file "$tmp/sig.ready"; then
+		fail "SIGTERM: the command did not start"
+		return
+	fi
+	kill -TERM "$gpid"
+	if wait_file "$tmp/sig.got"; then
+		pass "SIGTERM to ddlp-lock reaches the command"
+		run -n "$dev1" true
+		expect "the lock is held while the command handles the signal" 1 "busy"
+	else
+		fail "SIGTERM was not forwarded"
+	fi
+	touch "$tmp/sig.release"
+	wait "$gpid"
+	grc=$?
+	if [ "$grc" -eq 7 ]; then pass "exit status of the signalled command (7)"; else fail "signalled command: exit $grc"; fi
+	run -n "$dev1" true
+	expect "released after the command exited" 0
+}
+
+test_sighup() {
+	local gpid grc
+	rm -f "$tmp/sig.ready"
+	"$tool" "$dev1" sh -c "touch $tmp/sig.ready; $loop60" &
+	gpid=$!
+	bg_pids+=("$gpid")
+	if ! wait_file "$tmp/sig.ready"; then
+		fail "SIGHUP: the command did not start"
+		return
+	fi
+	kill -HUP "$gpid"
+	wait "$gpid"
+	grc=$?
+	if [ "$grc" -eq 129 ]; then pass "SIGHUP forwarded; the command died of it: 128+1"; else fail "SIGHUP: exit $grc"; fi
+}
+
+if ignored 15; then skip "SIGTERM forwarding: SIGTERM is ignored here"; else test_sigterm; fi
+if ignored 1; then skip "SIGHUP forwarding: SIGHUP is ignored here (nohup)"; else test_sighup; fi
+
+# --------------------------------------------------- two drives in one call
+run -s "$dev1" -x "$dev2" -- sh -c "
+	'$tool' -n -s '$dev1' true || exit 11
+	'$tool' -n '$dev1' true; [ \$? -eq 1 ] || exit 12
+	'$tool' -n -s '$dev2' true; [ \$? -eq 1 ] || exit 13
+	exit 0"
+expect "two drives, shared and exclusive, in one call" 0
+run -n "$dev2" true
+expect "both released afterwards" 0
+if hold x2 "$dev2"; then
+	run -n -s "$dev1" -x "$dev2" -- true
+	expect "two drives: all or nothing, the busy one named" 1 "$dev2: busy: $dev2"
+	run -n "$dev1" true
+	expect "two drives: the free one was not kept" 0
+	release x2 "$holder"
+fi
+
+# ------------------------------------------------- progress on a terminal
+if command -v script >/dev/null 2>&1 && hold p1 "$dev1"; then
+	ppid_=$holder
+	rm -f "$tmp/tty.out"
+	script -qec "'$tool' -w 60 '$dev1' true; echo \"rc=\$?\"" /dev/null >"$tmp/tty.out" 2>&1 </dev/null &
+	spid=$!
+	bg_pids+=("$spid")
+	for ((i = 0; i < 600; i++)); do
+		grep -q "waiting for" "$tmp/tty.out" 2>/dev/null && break
+		sleep 0.05
+	done
+	release p1 "$ppid_"
+	wait "$spid"
+	tty_out=$(cat "$tmp/tty.out")
+	if [[ $tty_out == *"waiting for $dev1 (busy: $dev1 held by ddlp-lock (pid $ppid_))"* && $tty_out == *" s"* ]]; then
+		pass "progress line on a terminal names the drive and the holder"
+	else
+		fail "progress line: $(printf '%q' "$tty_out")"
+	fi
+	if [[ $tty_out == *$'\r\e[K'* && $tty_out == *"rc=0"* ]]; then
+		pass "progress line cleared; the lock was taken"
+	else
+		fail "progress line not cleared or lock failed: $(printf '%q' "$tty_out")"
+	fi
+else
+	skip "progress line: no script(1)"
+fi
+
+# ---------------------------------------------------------------- --resolve
+run --resolve "$dev1"
+if [ "$rc" -eq 0 ] && [[ $out == *"id:"*"block:${dev1#/dev/}"* && $out == *"$dev1"*block*"$maj:$min"* ]]; then
+	pass "--resolve text"
+else
+	fail "--resolve text (rc $rc): $out"
+fi
+run --json --resolve "$dev1"
+jcheck "--resolve --json: keys and values" \
+	"set(d) == {'spec','id','persistent_name','syspath','nodes'} and d['id'] == 'block:${dev1#/dev/}' and d['spec'] == '$dev1' and d['syspath'].startswith('/sys/') and len(d['nodes']) == 1 and set(d['nodes'][0]) == {'path','kind','major','minor','excl','named','alias'} and d['nodes'][0]['path'] == '$dev1' and d['nodes'][0]['kind'] == 'block' and d['nodes'][0]['major'] == $maj and d['nodes'][0]['minor'] == $min and d['nodes'][0]['excl'] == 'claim' and d['nodes'][0]['named'] is True and d['nodes'][0]['alias'] is False"
+run --json --resolve "$tmp/alias600"
+jcheck "--resolve --json of a mknod alias: canonical node first, then the alias" \
+	"[n['path'] for n in d['nodes']] == ['$dev1', '$tmp/alias600'] and d['nodes'][1]['alias'] is True and d['nodes'][1]['named'] is True and d['nodes'][0]['named'] is False"
+# a name that needs escaping in JSON
+ln -s "$dev1" "$tmp/we\"ird\\name"
+run --json --resolve "$tmp/we\"ird\\name"
+jcheck "--resolve --json escapes the spec" "d['spec'] == r'''$tmp/we\"ird\\name'''"
+
+# ------------------------------------------------------------------ --status
+run --status "$dev1" "$dev2"
+if [ "$rc" -eq 0 ] && [[ $out == *"$dev1: free"* && $out == *"$dev2: free"* ]]; then
+	pass "--status of two free drives"
+else
+	fail "--status free (rc $rc): $out"
+fi
+run --json --status "$dev1" "$tmp/nonexistent"
+if [ "$rc" -eq 66 ]; then pass "--status with one missing device: 66"; else fail "--status with a missing device: rc $rc"; fi
+jcheck "--status --json keys, with an error entry" \
+	"len(d['drives']) == 2 and {'spec','id','persistent_name','syspath','nodes','state','holders','holder_pid','holder_name','open_by'} <= set(d['drives'][0]) and d['drives'][0]['state'] == 'free' and d['drives'][0]['holder_pid'] is None and d['drives'][1]['spec'] == '$tmp/nonexistent' and 'error' in d['drives'][1] and d['drives'][1]['exit_code'] == 66"
+
+# -------------------------------------------------------------------- --list
+optical=0
+for t in /sys/bus/scsi/devices/*/type; do
+	[ -e "$t" ] || continue
+	[ "$(cat "$t" 2>/dev/null)" = 5 ] && optical=$((optical + 1))
+done
+run --list
+if [ "$optical" -eq 0 ]; then
+	if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "--list with no optical drive: nothing, exit 0"; else fail "--list (rc $rc): $out"; fi
+else
+	if [ "$rc" -eq 0 ] && [ -n "$out" ]; then pass "--list with $optical optical drive(s)"; else fail "--list (rc $rc): $out"; fi
+fi
+run --json --list
+if [ "$rc" -eq 0 ]; then pass "--list --json: exit 0"; else fail "--list --json: rc $rc"; fi
+if [ "$optical" -eq 0 ]; then
+	jcheck "--list --json with no optical drive: an empty list" "d == {'drives': []}"
+else
+	jcheck "--list --json: one entry per drive, with its keys" \
+		"len(d['drives']) == $optical and all({'id','nodes','state','holders','holder_pid','open_by'} <= set(x) for x in d['drives'])"
+fi
+
+echo "$npass passed, $nfail failed"
+[ "$nfail" -eq 0 ]
