@@ -31,6 +31,7 @@ Suite *suite_stress(bool posix);
 Suite *suite_hostile(void);
 Suite *suite_fault(bool posix);
 Suite *suite_status(bool posix);
+Suite *suite_alloc(void);
 
 /* Suites whose every test needs root (loop devices, mknod) say so here:
  * the runner skips them with a SKIP line when not root. */

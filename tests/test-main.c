@@ -92,6 +92,7 @@ static const struct suite_def suites[] = {
 	{ "fault-posix", NULL, suite_fault, true, true },
 	{ "stress", NULL, suite_stress, false, true },
 	{ "stress-posix", NULL, suite_stress, true, true },
+	{ "alloc", suite_alloc, NULL, false, false }, /* its root part says so itself */
 };
 
 int main(int argc, char **argv)
