@@ -206,13 +206,10 @@ void tcase_host(TCase *tc, bool posix, bool part, double timeout)
 	tcase_set_timeout(tc, timeout);
 }
 
-Suite *suite_host_create(const char *name, bool posix)
+Suite *suite_host_create(const char *name, const char *posix_name, bool posix)
 {
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%s%s", name, posix ? "-posix" : "");
-	/* Check keeps the pointer: the names must live as long as the suite */
-	return suite_create(strdup(buf));
+	/* Check keeps the pointer: the names are string literals */
+	return suite_create(posix ? posix_name : name);
 }
 
 /* ---------------------------------------------------------------- */

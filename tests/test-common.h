@@ -77,8 +77,9 @@ void host_teardown(void);
 /* Add the host fixtures (and, with posix, the backend fixture) and a
  * timeout in seconds to tc. */
 void tcase_host(TCase *tc, bool posix, bool part, double timeout);
-/* suite_create() of "name" or "name-posix" */
-Suite *suite_host_create(const char *name, bool posix);
+/* suite_create() of name, or of posix_name ("name-posix") for the POSIX
+ * backend (string literals: Check keeps the pointer) */
+Suite *suite_host_create(const char *name, const char *posix_name, bool posix);
 /* The backend the tests of this process expect. */
 extern bool test_posix_backend;
 

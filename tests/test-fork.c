@@ -289,7 +289,7 @@ END_TEST
 
 Suite *suite_fork(bool posix)
 {
-	Suite *s = suite_host_create("fork", posix);
+	Suite *s = suite_host_create("fork", "fork-posix", posix);
 	TCase *tc = tcase_create("fork");
 
 	tcase_host(tc, posix, false, 60);

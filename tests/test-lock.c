@@ -592,7 +592,7 @@ END_TEST
 
 static Suite *make(bool posix)
 {
-	Suite *s = suite_host_create("lock", posix);
+	Suite *s = suite_host_create("lock", "lock-posix", posix);
 	TCase *tc = tcase_create("lock");
 
 	tcase_host(tc, posix, false, 60);

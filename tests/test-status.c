@@ -157,7 +157,7 @@ END_TEST
 
 Suite *suite_status(bool posix)
 {
-	Suite *s = suite_host_create("status", posix);
+	Suite *s = suite_host_create("status", "status-posix", posix);
 	TCase *tc = tcase_create("status");
 
 	tcase_host(tc, posix, false, 60);

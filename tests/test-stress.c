@@ -202,7 +202,7 @@ END_TEST
 
 Suite *suite_stress(bool posix)
 {
-	Suite *s = suite_host_create("stress", posix);
+	Suite *s = suite_host_create("stress", "stress-posix", posix);
 	TCase *tc = tcase_create("stress");
 
 	tcase_host(tc, posix, false, 120);

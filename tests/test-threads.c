@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test-common.h"
@@ -176,15 +177,98 @@ START_TEST(test_many_threads)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- *
+ * The spec's symlink flipped between the two drives' aliases while this
+ * thread locks through it: every lock is on the device it verified, or
+ * the attempt fails closed (-ENODEV at "verify"), never anything else.
+ * ---------------------------------------------------------------- */
+
+struct flipper {
+	char link[TEST_PATH_MAX];
+	char tmp[TEST_PATH_MAX];
+	int stop;
+	long flips;
+};
+
+static void *flip_thread(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_SEQ_CST)) {
+		const char *target = f->flips % 2 ? host.d[1].alias : host.d[0].alias;
+
+		unlink(f->tmp);
+		if (symlink(target, f->tmp) == 0 && rename(f->tmp, f->link) == 0)
+			f->flips++;
+	}
+	return NULL;
+}
+
+START_TEST(test_symlink_flip)
+{
+	struct flipper f;
+	pthread_t t;
+	int ok = 0, verify = 0, other = 0, wrong = 0, last_other = 0;
+	int64_t end;
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.link, sizeof(f.link), "%s/flip", host.dir);
+	snprintf(f.tmp, sizeof(f.tmp), "%s/flip.tmp", host.dir);
+	ck_assert_int_eq(symlink(host.d[0].alias, f.link), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, flip_thread, &f), 0);
+	end = now_ms() + 1500;
+	while (now_ms() < end) {
+		struct ddlp_lock *l;
+		int r = ddlp_lock(f.link, DDLP_EXCLUSIVE, 0, DDLP_LOCK_NO_REPROBE, &l);
+
+		if (r == 0) {
+			const struct ddlp_drive *d = ddlp_lock_get_drive(l, 0);
+			dev_t want = ddlp_node_get_devnum(ddlp_drive_get_node(d, 0));
+			struct stat st;
+
+			ok++;
+			/* the caller's fd, and every node, is the resolved device */
+			if (fstat(ddlp_lock_fd(l), &st) != 0 || st.st_rdev != want)
+				wrong++;
+			for (size_t i = 0; i < ddlp_drive_get_node_count(d); i++)
+				if (ddlp_node_get_devnum(ddlp_drive_get_node(d, i)) != want)
+					wrong++;
+			ddlp_unlock(l);
+		} else if (r == -ENODEV && ddlp_last_conflict() &&
+		           strcmp(ddlp_conflict_get_step(ddlp_last_conflict()), "verify") == 0) {
+			verify++;
+		} else {
+			other++;
+			last_other = r;
+		}
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(t, NULL);
+	unlink(f.link);
+	unlink(f.tmp);
+	printf("symlink flip%s: %ld flips, %d locks, %d refused at verify\n",
+	       test_posix_backend ? " (posix)" : "", f.flips, ok, verify);
+	fflush(stdout);
+	ck_assert_int_gt(f.flips, 0);
+	ck_assert_int_gt(ok, 0);
+	ck_assert_msg(wrong == 0, "%d locks on another device than the one resolved", wrong);
+	ck_assert_msg(other == 0, "%d attempts failed otherwise, the last with %d (%s)", other,
+	              last_other, strerror(-last_other));
+	ck_assert_int_eq(proclocks_count(&host.d[0].dev_st, NULL, 0), 0);
+	ck_assert_int_eq(proclocks_count(&host.d[1].dev_st, NULL, 0), 0);
+}
+END_TEST
+
 Suite *suite_threads(bool posix)
 {
-	Suite *s = suite_host_create("threads", posix);
+	Suite *s = suite_host_create("threads", "threads-posix", posix);
 	TCase *tc = tcase_create("threads");
 
 	tcase_host(tc, posix, false, 120);
 	tcase_add_test(tc, test_excl_vs_excl);
 	tcase_add_test(tc, test_waiter_released_by_other_thread);
 	tcase_add_test(tc, test_many_threads);
+	tcase_add_test(tc, test_symlink_flip);
 	suite_add_tcase(s, tc);
 	return s;
 }
