@@ -389,6 +389,38 @@ START_TEST(test_foreign_flock)
 }
 END_TEST
 
+/* A foreign fcntl lock: classic POSIX (cdrskin's kind; /proc/locks names
+ * its pid) and OFD (pid -1: the holder is found among the openers). */
+START_TEST(test_foreign_fcntl)
+{
+	for (int ofd = 0; ofd < 2; ofd++) {
+		struct raw_req q = { D0->loop.dev, O_RDWR, 0, ofd ? F_OFD_SETLK : F_SETLK, F_WRLCK, -1 };
+		struct ddlp_lock *b = (struct ddlp_lock *)0x1;
+		const struct ddlp_conflict *c;
+		struct proc p;
+		int res = -1, fds;
+
+		ck_assert_int_eq(proc_start(&p, take_raw, release_raw, &q, &res), 0);
+		ck_assert_int_eq(res, 0);
+		fds = count_open_fds();
+		for (int mode = DDLP_SHARED; mode <= DDLP_EXCLUSIVE; mode++) {
+			ck_assert_int_eq(ddlp_lock(D0->link, mode, 0, 0, &b), -EBUSY);
+			ck_assert_ptr_null(b);
+			ck_assert_conflict(D0->loop.dev, -EBUSY);
+			c = ddlp_last_conflict();
+			ck_assert_str_eq(ddlp_conflict_get_step(c),
+			                 mode == DDLP_EXCLUSIVE ? "write lock" : "read lock");
+			ck_assert_int_eq(ddlp_conflict_get_holder_pid(c), p.pid);
+			ck_assert_int_eq(count_open_fds(), fds);
+			ck_assert_int_eq(locks_on(&D0->dev_st), 1);
+		}
+		release_and_wait(&p);
+		ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, 0, &b), 0);
+		ck_assert_int_eq(ddlp_unlock(b), 0);
+	}
+}
+END_TEST
+
 /* flock(1) itself, when installed */
 START_TEST(test_foreign_flock_program)
 {
@@ -474,6 +506,10 @@ START_TEST(test_lock_many)
 
 		fds = count_open_fds(); /* with the pipes to the holder */
 		ck_assert_int_eq(ddlp_lock_many(req, 2, 0, 0, &b), -EBUSY);
+		/* the conflict names the second drive's node and spec */
+		ck_assert_conflict(D1->loop.dev, -EBUSY);
+		ck_assert_str_eq(ddlp_conflict_get_spec(ddlp_last_conflict()), D1->alias);
+		ck_assert_int_eq(ddlp_conflict_get_holder_pid(ddlp_last_conflict()), p.pid);
 		ck_assert_int_eq(count_open_fds(), fds);
 		ck_assert_int_eq(locks_on(&D0->dev_st), 0);
 		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
@@ -621,6 +657,7 @@ static Suite *make(bool posix)
 	tcase_host(tc, posix, false, 60);
 	tcase_add_test(tc, test_foreign_excl_open);
 	tcase_add_test(tc, test_foreign_flock);
+	tcase_add_test(tc, test_foreign_fcntl);
 	tcase_add_test(tc, test_foreign_flock_program);
 	suite_add_tcase(s, tc);
 	return s;
