@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 
 struct test_host host;
 bool test_posix_backend;
+
+/* How long a child may take to report its first result. */
+#define PROC_REPLY_MS 30000
 
 void msleep(unsigned ms)
 {
@@ -103,18 +107,156 @@ fail:
 	return r;
 }
 
+/* ---------------------------------------------------------------- *
+ * A runner that was killed (a timeout, ^C) never ran its teardown: its
+ * loop devices stay attached.  Each host directory names its owner (pid
+ * and command); directories of dead owners are reaped at the next setup:
+ * their loop devices detached, their files removed.
+ * ---------------------------------------------------------------- */
+
+static bool owner_alive(const char *dir)
+{
+	char path[PATH_MAX], comm[64], want[64] = "";
+	struct stat st;
+	long pid = 0;
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/owner", dir) >= sizeof(path))
+		return true;
+	f = fopen(path, "re");
+	if (!f) {
+		/* no owner file (being made, or an old runner): leave it for
+		 * an hour */
+		return stat(dir, &st) == 0 && st.st_mtime > time(NULL) - 3600;
+	}
+	if (fscanf(f, "%ld %63s", &pid, want) < 1)
+		pid = 0;
+	fclose(f);
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false; /* no such process */
+	comm[0] = '\0';
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = '\0';
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	return !want[0] || strcmp(comm, want) == 0;
+}
+
+static void detach_loops_of(const char *dir)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *de;
+	size_t len = strlen(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX], back[PATH_MAX];
+		struct loopdev l;
+		FILE *f;
+
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/%s/loop/backing_file", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		back[0] = '\0';
+		if (!fgets(back, sizeof(back), f))
+			back[0] = '\0';
+		fclose(f);
+		if (strncmp(back, dir, len) != 0 || back[len] != '/')
+			continue;
+		memset(&l, 0, sizeof(l));
+		if ((size_t)snprintf(l.dev, sizeof(l.dev), "/dev/%s", de->d_name) >= sizeof(l.dev))
+			continue;
+		l.number = atoi(de->d_name + 4);
+		loopdev_destroy(&l);
+	}
+	closedir(d);
+}
+
+static void remove_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			char sub[PATH_MAX];
+			struct stat st;
+
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+			if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode))
+				remove_dir(sub);
+			else
+				unlink(sub);
+		}
+		closedir(d);
+	}
+	rmdir(path);
+}
+
+static void reap_stale(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char dir[PATH_MAX];
+
+		if (strncmp(de->d_name, "ddlp-test.", 10) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "/tmp/%s", de->d_name);
+		if (owner_alive(dir))
+			continue;
+		detach_loops_of(dir);
+		remove_dir(dir);
+	}
+	closedir(d);
+}
+
+static void write_owner(void)
+{
+	char path[PATH_MAX], comm[64] = "";
+	FILE *f = fopen("/proc/self/comm", "re");
+
+	if (f) {
+		if (!fgets(comm, sizeof(comm), f))
+			comm[0] = '\0';
+		fclose(f);
+		comm[strcspn(comm, "\n")] = '\0';
+	}
+	snprintf(path, sizeof(path), "%s/owner", host.dir);
+	f = fopen(path, "we");
+	if (f) {
+		fprintf(f, "%ld %s\n", (long)getpid(), comm);
+		fclose(f);
+	}
+}
+
 static void host_setup_common(bool part)
 {
 	memset(&host, 0, sizeof(host));
 	for (int i = 0; i < TEST_DRIVES; i++)
 		host.d[i].loop.number = -1;
 	host.part.number = -1;
+	reap_stale();
 	snprintf(host.dir, sizeof(host.dir), "/tmp/ddlp-test.XXXXXX");
 	if (!mkdtemp(host.dir)) {
 		snprintf(host.why, sizeof(host.why), "mkdtemp: %s", strerror(errno));
 		host.dir[0] = '\0';
 		return;
 	}
+	write_owner();
 	for (int i = 0; i < TEST_DRIVES; i++)
 		if (make_drive(&host.d[i], i) < 0)
 			return;
@@ -144,22 +286,13 @@ void host_setup_part(void)
 
 void host_teardown(void)
 {
-	DIR *d;
-	struct dirent *de;
-
 	for (int i = 0; i < TEST_DRIVES; i++)
 		loopdev_destroy(&host.d[i].loop);
 	loopdev_destroy(&host.part);
 	if (!host.dir[0])
 		return;
-	d = opendir(host.dir);
-	if (d) {
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-	}
-	rmdir(host.dir);
+	remove_dir(host.dir);
+	host.dir[0] = '\0';
 	host.ready = false;
 }
 
@@ -272,6 +405,20 @@ int proc_start(struct proc *p, proc_fn take, proc_fn release, void *arg, int *re
 	close(rep[1]);
 	p->cmd = cmd[1];
 	p->rep = rep[0];
+	/* a child stuck in the library (a deadlock) fails the test here, with
+	 * a message, instead of at Check's timeout */
+	{
+		struct pollfd pfd = { .fd = p->rep, .events = POLLIN };
+		int n;
+
+		do
+			n = poll(&pfd, 1, PROC_REPLY_MS);
+		while (n < 0 && errno == EINTR);
+		if (n == 0) {
+			proc_kill(p);
+			return -ETIMEDOUT;
+		}
+	}
 	if (full_read(p->rep, result, sizeof(*result)) != (ssize_t)sizeof(*result)) {
 		proc_kill(p);
 		return -EPIPE;
