@@ -592,6 +592,8 @@ static void resolve_spec(const char *name, const char *spec)
 START_TEST(test_resolve_unprivileged)
 {
 	char dir[] = "/tmp/ddlp-alloc-XXXXXX", file[64], link[64];
+
+	/* no loop device here: a plain temporary directory */
 	int fd;
 
 	total_points = 0;
@@ -626,7 +628,9 @@ END_TEST
 
 /* Two loop devices, a mknod alias and a symlink of the first: made by an
  * unchecked fixture in the runner, so that they are removed even when a
- * test fails (a failing test's process exits at once). */
+ * test fails (a failing test's process exits at once).  The directory is a
+ * /tmp/ddlp-test.* with an owner file like tests/hostenv.c's, so that the
+ * next host setup reaps it if this runner is killed. */
 static struct loops {
 	bool ready;
 	char why[300];
@@ -642,11 +646,28 @@ static void loops_setup(void)
 	int r;
 
 	memset(&loops, 0, sizeof(loops));
-	snprintf(loops.dir, sizeof(loops.dir), "/tmp/ddlp-alloc-XXXXXX");
+	snprintf(loops.dir, sizeof(loops.dir), "/tmp/ddlp-test.alloc-XXXXXX");
 	if (!mkdtemp(loops.dir)) {
 		snprintf(loops.why, sizeof(loops.why), "mkdtemp: %s", strerror(errno));
 		loops.dir[0] = '\0';
 		return;
+	}
+	{
+		char path[128], comm[64] = "";
+		FILE *f = fopen("/proc/self/comm", "re");
+
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			fclose(f);
+			comm[strcspn(comm, "\n")] = '\0';
+		}
+		snprintf(path, sizeof(path), "%s/owner", loops.dir);
+		f = fopen(path, "we");
+		if (f) {
+			fprintf(f, "%ld %s\n", (long)getpid(), comm);
+			fclose(f);
+		}
 	}
 	for (int i = 0; i < 2; i++) {
 		char tag[16];
@@ -679,8 +700,13 @@ static void loops_teardown(void)
 		unlink(loops.alias);
 	for (int i = 0; i < loops.n; i++)
 		loopdev_destroy(&loops.l[i]);
-	if (loops.dir[0])
+	if (loops.dir[0]) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/owner", loops.dir);
+		unlink(path);
 		rmdir(loops.dir);
+	}
 	memset(&loops, 0, sizeof(loops));
 }
 
