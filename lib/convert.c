@@ -168,7 +168,9 @@ DDLP_EXPORT int ddlp_lock_convert(struct ddlp_lock *lock, size_t d, enum ddlp_mo
 
 		if (!held(ld, i) || n->excl == DDLP_EXCL_NONE || (n->flags & DDLP_NODE_ALIAS))
 			continue;
+		ddlp_registry_fd_begin();
 		r = reopen_node(lock, ld, i, mode);
+		ddlp_registry_fd_end();
 		if (r < 0) {
 			release_drive(lock, ld);
 			ddlp_conflict_find_holder();

@@ -117,6 +117,10 @@ struct ddlp_plock {
 	bool blocked;            /* a waiter ("->" line) */
 	pid_t pid;               /* -1 for OFD locks */
 };
+/* Call fn for each lock of the system (one read of /proc/locks); fn returns
+ * non-zero to stop.  Returns 0 or negative errno. */
+int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+                        void *data);
 /* Call fn for each lock on inode (dev, ino); fn returns non-zero to stop.
  * Returns 0 or negative errno. */
 int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
@@ -167,10 +171,20 @@ int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive
                           const struct ddlp_node *node, enum ddlp_mode mode,
                           bool excl, struct ddlp_held *held);
 void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held);
+/* Around every open or close of a lock fd: fork() waits until no thread is
+ * between creating an fd and recording it (or closing and forgetting it),
+ * so that the child's handler closes exactly the lock fds it inherited. */
+void ddlp_registry_fd_begin(void);
+void ddlp_registry_fd_end(void);
 void ddlp_registry_add(struct ddlp_lock *lock);
 void ddlp_registry_remove(struct ddlp_lock *lock);
 /* Test hook: forget the backend choice so that the environment is read again. */
 void ddlp_registry_reset_backend(void);
+
+/* The first wanted node of the handle that /proc/locks shows locked in a
+ * way that conflicts with its mode (sets the thread's conflict), or NULL.
+ * Opens no device: the friendly check of doc/ddlp.txt, section 8. */
+const struct ddlp_node *ddlp_visible_conflict(const struct ddlp_lock *lock);
 
 /* ---- lock sets (lockset.c) ---- */
 /* Take every node of every drive of lock in the global order; all or
@@ -192,6 +206,7 @@ size_t ddlp_lock_caller_node(const struct ddlp_lock_drive *ld);
 struct ddlp_waiter;
 int ddlp_waiter_new(struct ddlp_waiter **out);
 void ddlp_waiter_free(struct ddlp_waiter *w);
+/* Also watch path for closes.  Returns 1 when the watch is new, else 0. */
 int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path);
 void ddlp_waiter_drain(struct ddlp_waiter *w);
 int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms);

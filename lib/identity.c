@@ -55,8 +55,10 @@ static int parse_uevent(char *text, dev_t *devnum, char *devname, size_t size)
 	unsigned maj = 0, min = 0;
 	bool have_maj = false, have_min = false;
 
+	char *save = NULL;
+
 	devname[0] = '\0';
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "MAJOR=", 6) == 0)
 			have_maj = sscanf(line + 6, "%u", &maj) == 1;
 		else if (strncmp(line, "MINOR=", 6) == 0)
@@ -134,8 +136,12 @@ static int collect_scsi_siblings(struct ddlp_drive *d, const char *syspath)
 		DIR *dir;
 		struct dirent *de;
 
-		if (dfd < 0)
-			continue; /* e.g. no sg module: no scsi_generic/ */
+		if (dfd < 0) {
+			if (errno == ENOENT)
+				continue; /* e.g. no sg module: no scsi_generic/ */
+			r = -errno;
+			break;
+		}
 		dir = fdopendir(dfd);
 		if (!dir) {
 			r = -errno;
@@ -198,16 +204,29 @@ static int errno_for_stat(int e)
 	}
 }
 
-/* Is dir a SCSI device ("scsi_device" in its uevent)? */
-static bool is_scsi_device(const char *dir)
+/* Is dir a SCSI device ("scsi_device" in its uevent)?  1 yes, 0 no, or a
+ * negative errno when sysfs could not be read (no fds, no memory): that
+ * must not turn a SCSI drive into a drive of one node. */
+static int is_scsi_device(const char *dir)
 {
 	char path[PATH_MAX], text[512];
+	ssize_t r;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/uevent", dir) >= sizeof(path))
-		return false;
-	if (ddlp_read_text(AT_FDCWD, path, text, sizeof(text)) < 0)
-		return false;
+		return 0;
+	r = ddlp_read_text(AT_FDCWD, path, text, sizeof(text));
+	if (r == -ENOENT || r == -ENOTDIR || r == -EACCES)
+		return 0;
+	if (r < 0)
+		return (int)r;
 	return strstr(text, "DEVTYPE=scsi_device") != NULL;
+}
+
+/* An errno from a failed system call that says "try again later", not
+ * "no such device". */
+static bool resource_errno(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EINTR;
 }
 
 /* Cut the last n components off a path, in place. */
@@ -237,7 +256,13 @@ static int devnum_to_syspath(struct udev *udev, const char *spec, const struct s
 	char type = S_ISBLK(st->st_mode) ? 'b' : 'c';
 	int r = 0;
 
+	errno = 0;
 	dev = udev_device_new_from_devnum(udev, type, st->st_rdev);
+	if (!dev && resource_errno(errno)) {
+		r = -errno;
+		err("%s: cannot look up the device: %s", spec, strerror(-r));
+		return r;
+	}
 	if (!dev) {
 		err("%s: not a drive (no device %u:%u in sysfs)", spec, major(st->st_rdev),
 		    minor(st->st_rdev));
@@ -290,9 +315,16 @@ static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 		snprintf(link, sizeof(link), "/sys/bus/scsi/devices/%u:%u:%u:%llu", addr.host,
 		         addr.channel, addr.target, (unsigned long long)addr.lun);
 		scsi = realpath(link, NULL);
-		if (!scsi || !is_scsi_device(scsi)) {
-			err("%s: no SCSI device at this address", spec);
-			r = -ENODEV;
+		if (!scsi && resource_errno(errno)) {
+			r = -errno;
+			goto out;
+		}
+		r = scsi ? is_scsi_device(scsi) : 0;
+		if (r <= 0) {
+			if (r == 0) {
+				err("%s: no SCSI device at this address", spec);
+				r = -ENODEV;
+			}
 			goto out;
 		}
 	} else {
@@ -314,7 +346,10 @@ static int resolve(struct udev *udev, struct ddlp_drive *d, const char *spec)
 			r = -ENOMEM;
 			goto out;
 		}
-		if (!dirname_n(scsi, 2) || !is_scsi_device(scsi)) {
+		r = dirname_n(scsi, 2) ? is_scsi_device(scsi) : 0;
+		if (r < 0)
+			goto out;
+		if (r == 0) {
 			free(scsi);
 			scsi = NULL;
 			if (S_ISCHR(st.st_mode)) {

@@ -51,14 +51,6 @@ size_t ddlp_lock_caller_node(const struct ddlp_lock_drive *ld)
 	return i;
 }
 
-static int watch_all(struct ddlp_waiter *w, const struct ddlp_lock *lock)
-{
-	for (size_t d = 0; d < lock->n; d++)
-		for (size_t i = 0; i < lock->drives[d].drive->n_nodes; i++)
-			ddlp_waiter_watch(w, lock->drives[d].drive->nodes[i].path);
-	return 0;
-}
-
 /* Partial locks: drop the nodes that the caller may not open. */
 static int drop_inaccessible(struct ddlp_lock *lock, const struct ddlp_node *node)
 {
@@ -85,6 +77,12 @@ static int drop_inaccessible(struct ddlp_lock *lock, const struct ddlp_node *nod
 	return -EACCES;
 }
 
+/*
+ * Each round: the friendly check first (/proc/locks, no open: a drive held
+ * by a visible holder is not opened, so a waiter sends no commands to a
+ * burning drive), then the attempt.  When busy: watch the node that
+ * refused and sleep until a close of a watched node or the fallback.
+ */
 static int acquire_until(struct ddlp_lock *lock, int timeout_ms)
 {
 	int64_t deadline = timeout_ms > 0 ? ddlp_now_ms() + timeout_ms : -1;
@@ -94,21 +92,31 @@ static int acquire_until(struct ddlp_lock *lock, int timeout_ms)
 	for (;;) {
 		const struct ddlp_node *busy;
 
+		/* events that came before this attempt are answered by it;
+		 * those that come during it wake the sleep below */
+		if (w)
+			ddlp_waiter_drain(w);
 		ddlp_conflict_clear();
 		lock->backend = ddlp_registry_backend();
-		r = ddlp_lockset_acquire(lock, &busy);
-		if (r == 0)
-			break;
-		if (r == -EAGAIN)
-			continue; /* the backend changed: start over */
-		/* a bsg node the caller may not open is left out: its driver
-		 * ignores O_EXCL, and udev makes it root-only by default, so
-		 * only root could use it against us (doc/ddlp.txt, 5) */
-		if (r == -EACCES && busy && (busy->kind == DDLP_NODE_BSG ||
-		                             (lock->flags & DDLP_LOCK_PARTIAL))) {
-			r = drop_inaccessible(lock, busy);
+		busy = ddlp_visible_conflict(lock);
+		if (busy) {
+			r = -EBUSY;
+		} else {
+			r = ddlp_lockset_acquire(lock, &busy);
 			if (r == 0)
-				continue;
+				break;
+			if (r == -EAGAIN)
+				continue; /* the backend changed: start over */
+			/* a bsg node the caller may not open is left out: its
+			 * driver ignores O_EXCL, and udev makes it root-only by
+			 * default, so only root could use it against us
+			 * (doc/ddlp.txt, 5) */
+			if (r == -EACCES && busy &&
+			    (busy->kind == DDLP_NODE_BSG || (lock->flags & DDLP_LOCK_PARTIAL))) {
+				r = drop_inaccessible(lock, busy);
+				if (r == 0)
+					continue;
+			}
 		}
 		if (r != -EBUSY || timeout_ms == 0)
 			break;
@@ -116,10 +124,12 @@ static int acquire_until(struct ddlp_lock *lock, int timeout_ms)
 			r = ddlp_waiter_new(&w);
 			if (r < 0)
 				break;
-			watch_all(w, lock);
 		}
-		/* our own attempt's closes are events too: forget them */
-		ddlp_waiter_drain(w);
+		/* a new watch: look again before sleeping, in case the holder
+		 * let go before the watch was in place (bounded: each node is
+		 * watched once) */
+		if (busy && ddlp_waiter_watch(w, busy->path) > 0)
+			continue;
 		r = ddlp_waiter_wait(w, deadline);
 		if (r < 0)
 			break;
@@ -222,7 +232,8 @@ DDLP_EXPORT int ddlp_unlock(struct ddlp_lock *lock)
 {
 	if (!lock)
 		return -EINVAL;
-	ddlp_registry_remove(lock);
+	/* release while still in the registry: a fork() in another thread
+	 * meanwhile must find the fds to close in its child */
 	if (!lock->orphaned) {
 		ddlp_lockset_release(lock);
 		if (!(lock->flags & DDLP_LOCK_NO_REPROBE))
@@ -230,6 +241,7 @@ DDLP_EXPORT int ddlp_unlock(struct ddlp_lock *lock)
 				if (lock->drives[d].mode == DDLP_EXCLUSIVE)
 					ddlp_reprobe(lock->drives[d].drive);
 	}
+	ddlp_registry_remove(lock);
 	lock_free(lock);
 	return 0;
 }

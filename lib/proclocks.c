@@ -59,30 +59,61 @@ static int parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
 	return 0;
 }
 
-int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
-                           int (*fn)(const struct ddlp_plock *l, void *data), void *data)
+int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+                        void *data)
 {
 	FILE *f = fopen("/proc/locks", "re");
 	char *line = NULL;
 	size_t cap = 0;
+	int r = 0;
 
 	if (!f)
 		return -errno;
-	while (getline(&line, &cap, f) > 0) {
+	for (;;) {
 		struct ddlp_plock l;
 		dev_t ldev;
 		ino_t lino;
 
+		errno = 0;
+		if (getline(&line, &cap, f) < 0) {
+			/* the end, or a failure (no memory) that must not read
+			 * as "no more locks" */
+			if (!feof(f))
+				r = errno ? -errno : -EIO;
+			break;
+		}
 		if (parse_line(line, &l, &ldev, &lino) < 0)
 			continue;
-		if (ldev != dev || lino != ino)
-			continue;
-		if (fn(&l, data))
+		if (fn(&l, ldev, lino, data))
 			break;
 	}
 	free(line);
 	fclose(f);
-	return 0;
+	return r;
+}
+
+struct one_inode {
+	dev_t dev;
+	ino_t ino;
+	int (*fn)(const struct ddlp_plock *l, void *data);
+	void *data;
+};
+
+static int one_inode_fn(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data)
+{
+	struct one_inode *o = data;
+
+	if (dev != o->dev || ino != o->ino)
+		return 0;
+	return o->fn(l, o->data);
+}
+
+int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
+                           int (*fn)(const struct ddlp_plock *l, void *data), void *data)
+{
+	struct one_inode o = { dev, ino, fn, data };
+
+	return ddlp_proclocks_scan(one_inode_fn, &o);
 }
 
 static bool all_digits(const char *s)

@@ -27,8 +27,11 @@
  *   - it is never held while waiting for a drive, and no other lock is
  *     taken while holding it (the log hook may be called under it: a hook
  *     must not call back into libddlp's lock functions);
- *   - fork: the prepare handler takes it, the parent and child handlers
- *     release it, so a child never starts with it held.
+ *   - fork: the prepare handler takes fd_guard for writing and then
+ *     reg_mutex, the parent handler releases both and the child handler
+ *     initialises both afresh, so a child
+ *     never starts with either held, and never with a lock fd that its
+ *     handler does not know of (an fd between open() and its handle).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -50,19 +53,35 @@ struct posix_entry {
 };
 
 static pthread_mutex_t reg_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Held for reading while a thread opens a lock fd and records it in its
+ * handle (or closes one and forgets it); fork's prepare handler takes it
+ * for writing, before reg_mutex.  Lock order: fd_guard, then reg_mutex. */
+static pthread_rwlock_t fd_guard = PTHREAD_RWLOCK_INITIALIZER;
 static int backend = -1;                 /* enum ddlp_backend, -1 undecided */
 static struct ddlp_lock *live;
 static struct posix_entry *posix_table;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+void ddlp_registry_fd_begin(void)
+{
+	pthread_rwlock_rdlock(&fd_guard);
+}
+
+void ddlp_registry_fd_end(void)
+{
+	pthread_rwlock_unlock(&fd_guard);
+}
+
 static void atfork_prepare(void)
 {
+	pthread_rwlock_wrlock(&fd_guard);
 	pthread_mutex_lock(&reg_mutex);
 }
 
 static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&reg_mutex);
+	pthread_rwlock_unlock(&fd_guard);
 }
 
 /* In the child: close the child's copies of every lock fd, so that the
@@ -85,25 +104,30 @@ static void atfork_child(void)
 			}
 		l->orphaned = true;
 	}
-	while (posix_table) {
-		struct posix_entry *e = posix_table;
-		bool inherited = false;
+	/* entries still referenced by an inherited handle stay, with the
+	 * number of those references; the others are closed */
+	for (struct posix_entry **p = &posix_table; *p;) {
+		struct posix_entry *e = *p;
+		unsigned refs = 0;
 
-		for (struct ddlp_lock *l = live; l && !inherited; l = l->next)
+		for (struct ddlp_lock *l = live; l; l = l->next)
 			if (l->flags & DDLP_LOCK_INHERIT)
-				for (size_t d = 0; d < l->n && !inherited; d++)
+				for (size_t d = 0; d < l->n; d++)
 					for (size_t i = 0; i < DDLP_MAX_NODES; i++)
-						if (l->drives[d].held[i].entry == e)
-							inherited = true;
-		posix_table = e->next;
-		if (!inherited) {
+						refs += l->drives[d].held[i].entry == e;
+		if (refs) {
+			e->holders = refs;
+			p = &e->next;
+		} else {
+			*p = e->next;
 			close(e->fd);
 			free(e);
 		}
-		/* an inherited entry stays owned by its handle's drive; it is
-		 * freed through ddlp_registry_release() in the child */
 	}
-	pthread_mutex_unlock(&reg_mutex);
+	/* the child is single-threaded and its thread has a new TID, which
+	 * glibc's rwlock would not recognise as the writer: start afresh */
+	pthread_mutex_init(&reg_mutex, NULL);
+	pthread_rwlock_init(&fd_guard, NULL);
 }
 
 static void register_atfork(void)
@@ -199,7 +223,9 @@ int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive
 	held->fd = -1;
 	held->entry = NULL;
 	if (lock->backend == DDLP_BACKEND_OFD) {
+		ddlp_registry_fd_begin();
 		r = ddlp_node_open_locked(drive, node, mode, DDLP_BACKEND_OFD, excl, &held->fd);
+		ddlp_registry_fd_end();
 		if (r == -EINVAL) {
 			/* no OFD locks in this kernel: fall back for the process */
 			pthread_mutex_lock(&reg_mutex);
@@ -212,9 +238,11 @@ int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive
 		}
 		return r;
 	}
+	ddlp_registry_fd_begin();
 	pthread_mutex_lock(&reg_mutex);
 	r = acquire_posix(drive, node, mode, excl, held);
 	pthread_mutex_unlock(&reg_mutex);
+	ddlp_registry_fd_end();
 	return r;
 }
 
@@ -222,10 +250,12 @@ void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held)
 {
 	struct posix_entry *e = held->entry;
 
+	ddlp_registry_fd_begin();
 	if (!e) {
 		if (held->fd >= 0)
 			close(held->fd);
 		held->fd = -1;
+		ddlp_registry_fd_end();
 		return;
 	}
 	pthread_mutex_lock(&reg_mutex);
@@ -239,9 +269,10 @@ void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held)
 		close(e->fd);
 		free(e);
 	}
-	pthread_mutex_unlock(&reg_mutex);
 	held->fd = -1;
 	held->entry = NULL;
+	pthread_mutex_unlock(&reg_mutex);
+	ddlp_registry_fd_end();
 	(void)lock;
 }
 

@@ -63,3 +63,68 @@ DDLP_EXPORT int ddlp_drive_get_status(const struct ddlp_drive *drive, struct ddl
 		ddlp_pid_name(s.pid, status->holder_name, sizeof(status->holder_name));
 	return 0;
 }
+
+struct visible {
+	const struct ddlp_lock *lock;
+	const struct ddlp_drive *drive;
+	const struct ddlp_node *node;
+	const struct ddlp_plock *hit;
+	struct ddlp_plock copy;
+};
+
+static int visible_fn(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data)
+{
+	struct visible *v = data;
+
+	if (l->blocked || l->kind == DDLP_PLOCK_OTHER)
+		return 0;
+	for (size_t d = 0; d < v->lock->n; d++) {
+		const struct ddlp_lock_drive *ld = &v->lock->drives[d];
+
+		for (size_t i = 0; i < ld->drive->n_nodes; i++) {
+			const struct ddlp_node *n = &ld->drive->nodes[i];
+
+			if (n->inode != ino || n->inode_dev != dev ||
+			    !ddlp_lockset_node_wanted(ld->drive, i, ld->mode))
+				continue;
+			if (ld->mode == DDLP_SHARED && !l->write)
+				continue;
+			/* the earliest node of the order wins */
+			if (!v->node || ddlp_node_compare(n, v->node) < 0) {
+				v->drive = ld->drive;
+				v->node = n;
+				v->copy = *l;
+			}
+		}
+	}
+	return 0;
+}
+
+static bool shared_request(const struct ddlp_lock *lock, const struct ddlp_node *node)
+{
+	for (size_t d = 0; d < lock->n; d++) {
+		const struct ddlp_drive *dr = lock->drives[d].drive;
+
+		if (node >= dr->nodes && node < dr->nodes + dr->n_nodes)
+			return lock->drives[d].mode == DDLP_SHARED;
+	}
+	return false;
+}
+
+const struct ddlp_node *ddlp_visible_conflict(const struct ddlp_lock *lock)
+{
+	struct visible v = { .lock = lock };
+	struct ddlp_conflict *c;
+
+	if (ddlp_proclocks_scan(visible_fn, &v) < 0 || !v.node)
+		return NULL;
+	/* the step we would have been refused at */
+	ddlp_conflict_set(v.drive, v.node, -EBUSY,
+	                  v.copy.kind == DDLP_PLOCK_FLOCK ? "flock"
+	                  : shared_request(v.lock, v.node) ? "read lock"
+	                                                   : "write lock");
+	c = ddlp_conflict_current();
+	if (c && v.copy.pid > 0)
+		c->holder_pid = v.copy.pid;
+	return v.node;
+}

@@ -1,10 +1,13 @@
 /*
- * Waiting for a busy drive without polling hard: an inotify watch for
- * closes (IN_CLOSE_WRITE, IN_CLOSE_NOWRITE) on the drive's nodes wakes the
- * waiter when a holder lets go (every DDLP holder, and every program that
- * holds a drive through an open, releases it by closing).  A slow fallback
- * retry covers releases without a close (F_UNLCK, flock(LOCK_UN)) and the
- * window between a refused attempt and the watch.  Signals that interrupt
+ * Waiting for a busy drive without polling hard: inotify watches for
+ * closes (IN_CLOSE_WRITE, IN_CLOSE_NOWRITE) on the nodes that refused wake
+ * the waiter when its holder lets go (every DDLP holder, and every program
+ * that holds a drive through an open, releases it by closing; a DDLP holder
+ * closes the first node of the order last, so the waiter wakes when the
+ * whole drive is free).  A slow fallback retry covers releases without a
+ * close (F_UNLCK, flock(LOCK_UN)).  The caller drains the events before
+ * each attempt, never after it, so that a holder's close that comes during
+ * the attempt still wakes the following sleep.  Signals that interrupt
  * the wait are absorbed: the wait goes on to its deadline.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
@@ -12,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -20,8 +24,12 @@
 /* Retry at least this often even without an event (ms). */
 #define DDLP_WAIT_FALLBACK_MS 500
 
+#define DDLP_WAIT_MAX_WATCHES (DDLP_MAX_NODES * 4)
+
 struct ddlp_waiter {
 	int fd;
+	size_t n;                               /* watched paths */
+	char *path[DDLP_WAIT_MAX_WATCHES];
 };
 
 int ddlp_waiter_new(struct ddlp_waiter **out)
@@ -45,6 +53,8 @@ void ddlp_waiter_free(struct ddlp_waiter *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->path[i]);
 	free(w);
 }
 
@@ -52,12 +62,21 @@ int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path)
 {
 	if (w->fd < 0)
 		return 0;
+	for (size_t i = 0; i < w->n; i++)
+		if (strcmp(w->path[i], path) == 0)
+			return 0;
+	if (w->n == DDLP_WAIT_MAX_WATCHES)
+		return 0;
 	if (inotify_add_watch(w->fd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB |
 	                                   IN_DELETE_SELF) < 0) {
 		dbg("inotify_add_watch %s: %m", path);
-		return -errno;
+		return 0;
 	}
-	return 0;
+	w->path[w->n] = strdup(path);
+	if (!w->path[w->n])
+		return 0;
+	w->n++;
+	return 1;
 }
 
 void ddlp_waiter_drain(struct ddlp_waiter *w)
