@@ -145,8 +145,9 @@ struct ddlp_request {
 int ddlp_lock_many(const struct ddlp_request *requests, size_t n,
                    int timeout_ms, unsigned flags, struct ddlp_lock **out);
 
-/* Release everything and free.  Returns 0, or the first error seen while
- * releasing (everything is released and freed regardless). */
+/* Release everything (in the reverse of the global order) and free.  After
+ * an exclusive lock, ask udev to re-probe the drive (unless
+ * DDLP_LOCK_NO_REPROBE).  Returns 0; -EINVAL for NULL. */
 int ddlp_unlock(struct ddlp_lock *lock);
 
 /* A read-write fd (O_NONBLOCK cleared) on the node the caller named, owned
@@ -160,10 +161,14 @@ const struct ddlp_drive *ddlp_lock_get_drive(const struct ddlp_lock *lock, size_
 enum ddlp_mode ddlp_lock_get_mode(const struct ddlp_lock *lock, size_t i);
 
 /*
- * Convert a held lock of drive i to another mode.  Exclusive to shared never
- * lets the drive go free; shared to exclusive is not atomic on every node
- * (O_EXCL needs a new open; see libddlp(3)) and on failure returns -EBUSY
- * with the lock still held shared.
+ * Convert a held lock of drive i to another mode (OFD backend only;
+ * -EOPNOTSUPP with the POSIX fallback).  fcntl lock changes are atomic;
+ * O_EXCL needs a new open, and the sg node is briefly unlocked while it is
+ * reopened (see libddlp(3)).  On -EBUSY before any descriptor was exchanged
+ * the drive is still held in its old mode; a failure after that releases
+ * the drive entirely (ddlp_lock_fd_at() then gives -EBADF; the handle must
+ * still be unlocked).  The fd of ddlp_lock_fd() may change: ask again.
+ * timeout_ms: reserved, pass 0 (the conversion is tried once).
  */
 int ddlp_lock_convert(struct ddlp_lock *lock, size_t i, enum ddlp_mode mode,
                       int timeout_ms);

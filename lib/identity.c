@@ -93,7 +93,8 @@ static int add_sysfs_node(struct ddlp_drive *d, int dirfd, const char *name,
 		return r;
 	snprintf(path, sizeof(path), "/dev/%s", devname);
 	if (stat(path, &st) < 0) {
-		warn("%s: %s: no node in /dev (%m); it is not locked", d->spec, path);
+		warn("%s: %s: no node in /dev (%s); it is not locked", d->spec, path,
+		     strerror(errno));
 		return 0;
 	}
 	if ((st.st_mode & S_IFMT) != sd->type || st.st_rdev != devnum) {

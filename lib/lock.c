@@ -248,11 +248,14 @@ DDLP_EXPORT int ddlp_unlock(struct ddlp_lock *lock)
 
 DDLP_EXPORT int ddlp_lock_fd_at(const struct ddlp_lock *lock, size_t i)
 {
+	int fd;
+
 	if (!lock || i >= lock->n)
 		return -EINVAL;
 	if (lock->orphaned)
 		return -EBADF;
-	return lock->drives[i].held[lock->drives[i].caller].fd;
+	fd = lock->drives[i].held[lock->drives[i].caller].fd;
+	return fd >= 0 ? fd : -EBADF; /* released by a failed conversion */
 }
 
 DDLP_EXPORT int ddlp_lock_fd(const struct ddlp_lock *lock)

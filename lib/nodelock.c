@@ -78,7 +78,12 @@ int ddlp_node_open_locked(const struct ddlp_drive *drive, const struct ddlp_node
 			if (r == -ENOENT || r == -ENXIO || r == -ENODEV)
 				r = -ENODEV;
 			ddlp_conflict_set(drive, node, r, step);
-			err("%s: cannot open %s: %s", drive->spec, node->path, strerror(-r));
+			/* EACCES may still be forgiven (a bsg node, a partial
+			 * lock): the caller reports what stays an error */
+			if (r == -EACCES)
+				dbg("%s: cannot open %s: %s", drive->spec, node->path, strerror(-r));
+			else
+				err("%s: cannot open %s: %s", drive->spec, node->path, strerror(-r));
 		}
 		return r;
 	}

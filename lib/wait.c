@@ -41,7 +41,7 @@ int ddlp_waiter_new(struct ddlp_waiter **out)
 	w->fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (w->fd < 0) {
 		/* without inotify the fallback retry still works */
-		dbg("inotify_init1: %m; waiting by retrying");
+		dbg("inotify_init1: %s; waiting by retrying", strerror(errno));
 	}
 	*out = w;
 	return 0;
@@ -69,7 +69,7 @@ int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path)
 		return 0;
 	if (inotify_add_watch(w->fd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE | IN_ATTRIB |
 	                                   IN_DELETE_SELF) < 0) {
-		dbg("inotify_add_watch %s: %m", path);
+		dbg("inotify_add_watch %s: %s", path, strerror(errno));
 		return 0;
 	}
 	w->path[w->n] = strdup(path);
