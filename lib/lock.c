@@ -3,7 +3,7 @@
  * accessors, and mode conversion.  Resolution is identity.c's, the ordered
  * all-or-nothing taking lockset.c's, waiting wait.c's.
  *
- * Waiting: try the whole set; when a node is busy, release everything
+ * Waiting: check /proc/locks, then try the whole set; when a node is busy, release everything
  * (nothing is held while asleep), wait for a close on the drive's nodes or
  * the fallback interval, and try again until the deadline.  Because no
  * waiter sleeps holding a part of a drive, two waiters that start from
