@@ -10,7 +10,7 @@ packages="
 	build-essential autoconf automake libtool pkg-config
 	libudev-dev check
 	python3 strace valgrind util-linux kmod
-	qemu-system-x86 busybox-static cpio udev
+	qemu-system-x86 busybox-static cpio udev xz-utils
 	xorriso cdrskin wodim sg3-utils cdrdao dvd+rw-tools libcdio-utils eject
 	clang libclang-rt-14-dev
 "
