@@ -473,6 +473,18 @@ int take_lock(void *a)
 	return ddlp_lock(q->spec, q->mode, q->timeout, q->flags, &q->lock);
 }
 
+int try_lock_elsewhere(const char *spec, enum ddlp_mode mode)
+{
+	struct lock_req q = { spec, mode, 0, 0, NULL };
+	struct proc p;
+	int res = -1;
+
+	ck_assert_int_eq(proc_start(&p, take_lock, release_lock, &q, &res), 0);
+	proc_release(&p, 0);
+	ck_assert_int_eq(proc_wait(&p), 0);
+	return res;
+}
+
 int release_lock(void *a)
 {
 	struct lock_req *q = a;

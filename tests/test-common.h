@@ -112,6 +112,8 @@ struct lock_req {
 	struct ddlp_lock *lock;
 };
 int take_lock(void *lock_req);
+/* ddlp_lock(spec, mode, timeout 0) from a new process: its result. */
+int try_lock_elsewhere(const char *spec, enum ddlp_mode mode);
 int release_lock(void *lock_req);
 
 /* A foreign (non-DDLP) holder: open path with oflags, then optionally

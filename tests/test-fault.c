@@ -28,18 +28,6 @@
 #define D0 (&host.d[0])
 #define D1 (&host.d[1])
 
-static int try_other(const char *spec, enum ddlp_mode mode)
-{
-	struct lock_req q = { spec, mode, 0, 0, NULL };
-	struct proc p;
-	int res = -1;
-
-	ck_assert_int_eq(proc_start(&p, take_lock, release_lock, &q, &res), 0);
-	proc_release(&p, 0);
-	ck_assert_int_eq(proc_wait(&p), 0);
-	return res;
-}
-
 /* The RLIMIT_NOFILE that leaves exactly n fd numbers free (the limit is
  * on fd numbers: free numbers below the highest open fd count too). */
 static rlim_t limit_for_free(int n)
@@ -109,8 +97,8 @@ START_TEST(test_emfile)
 	ck_assert_msg(node_refusals > 0, "no node open failed with -EMFILE; free fds:result =%s",
 	              results);
 	/* and the drives are free at once */
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
-	ck_assert_int_eq(try_other(D1->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_EXCLUSIVE), 0);
 }
 END_TEST
 

@@ -23,19 +23,6 @@
 #define D0 (&host.d[0])
 #define D1 (&host.d[1])
 
-/* Try spec once from a new process: the result of ddlp_lock(). */
-static int try_other(const char *spec, enum ddlp_mode mode)
-{
-	struct lock_req q = { spec, mode, 0, 0, NULL };
-	struct proc p;
-	int res = -1;
-
-	ck_assert_int_eq(proc_start(&p, take_lock, release_lock, &q, &res), 0);
-	proc_release(&p, 0);
-	ck_assert_int_eq(proc_wait(&p), 0);
-	return res;
-}
-
 /* A forked child of a lock holder: it reports what it sees of the lock and
  * then waits (holding whatever it inherited) until told to go. */
 struct child_view {
@@ -75,11 +62,11 @@ START_TEST(test_child_closes_copies)
 		ck_assert(!pid_has_dev_open(child.pid, D1->loop.rdev));
 		ck_assert(pid_has_dev_open(getpid(), D0->loop.rdev));
 		/* the parent still holds it (the child's unlock did not free it) */
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_SHARED), -EBUSY);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_SHARED), -EBUSY);
 		ck_assert_int_eq(ddlp_unlock(l), 0);
 		/* free at once while the child lives */
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
-		ck_assert_int_eq(try_other(D1->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_EXCLUSIVE), 0);
 		proc_release(&child, 0);
 		ck_assert_int_eq(proc_wait(&child), 0);
 	}
@@ -102,12 +89,12 @@ START_TEST(test_inherit)
 		ck_assert(pid_has_dev_open(child.pid, D0->loop.rdev));
 		ck_assert_int_eq(ddlp_unlock(l), 0);
 		/* handed over: still busy until the child is gone */
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
 		if (mode == DDLP_EXCLUSIVE)
-			ck_assert_int_eq(try_other(D0->loop.dev, DDLP_SHARED), -EBUSY);
+			ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_SHARED), -EBUSY);
 		proc_release(&child, 0);
 		ck_assert_int_eq(proc_wait(&child), 0);
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 	}
 }
 END_TEST
@@ -131,7 +118,7 @@ START_TEST(test_inherit_child_unlocks)
 	v.lock = l;
 	ck_assert_int_eq(ddlp_unlock(l), 0); /* the parent lets go first */
 	/* (the child was not forked yet: this is the plain case) */
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, DDLP_LOCK_INHERIT, &l), 0);
 	v.lock = l;
@@ -139,9 +126,9 @@ START_TEST(test_inherit_child_unlocks)
 	ck_assert_int_eq(res, 0);
 	/* the child let its copy go; the parent still holds the drive */
 	ck_assert(!pid_has_dev_open(child.pid, D0->loop.rdev));
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_SHARED), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_SHARED), -EBUSY);
 	ck_assert_int_eq(ddlp_unlock(l), 0);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 	proc_release(&child, 0);
 	ck_assert_int_eq(proc_wait(&child), 0);
 }
@@ -176,7 +163,7 @@ START_TEST(test_inherit_one_of_two)
 	ck_assert_int_eq(ddlp_unlock(handed), 0);
 	ck_assert_int_eq(ddlp_unlock(plain), 0);
 	/* free at once while the child lives */
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 	proc_release(&child, 0);
 	ck_assert_int_eq(proc_wait(&child), 0);
 }
@@ -226,7 +213,7 @@ START_TEST(test_exec_never_inherits)
 			close(sync[0]);
 		}
 		ck_assert_int_eq(ddlp_unlock(l), 0);
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}

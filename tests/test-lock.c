@@ -37,19 +37,6 @@ static struct proc hold(const char *spec, enum ddlp_mode mode, unsigned flags)
 	return p;
 }
 
-/* A child process that tries spec once and reports the result. */
-static int try_other(const char *spec, enum ddlp_mode mode)
-{
-	struct lock_req q = { spec, mode, 0, 0, NULL };
-	struct proc p;
-	int res = -1;
-
-	ck_assert_int_eq(proc_start(&p, take_lock, release_lock, &q, &res), 0);
-	proc_release(&p, 0);
-	ck_assert_int_eq(proc_wait(&p), 0);
-	return res;
-}
-
 /* The step of the last conflict is one of a NULL-terminated list: where a
  * DDLP holder has taken several things, whichever check comes first may
  * refuse. */
@@ -101,10 +88,10 @@ START_TEST(test_excl_vs_excl_same_process)
 	ck_assert_int_eq(ddlp_lock(D0->chain, DDLP_SHARED, 0, 0, &b), -EBUSY);
 	ck_assert_conflict(D0->loop.dev, -EBUSY);
 	/* and from another process */
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_SHARED), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_SHARED), -EBUSY);
 	/* the other drive is free */
-	ck_assert_int_eq(try_other(D1->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_EXCLUSIVE), 0);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, 0, &b), 0);
 	ck_assert_ptr_null(ddlp_last_conflict());
@@ -146,7 +133,7 @@ START_TEST(test_shared_shared)
 
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_SHARED, 0, 0, &a), 0);
 	ck_assert_int_eq(ddlp_lock(D0->link, DDLP_SHARED, 0, 0, &b), 0);
-	ck_assert_int_eq(try_other(D0->alias, DDLP_SHARED), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->alias, DDLP_SHARED), 0);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
 	ck_assert_int_eq(ddlp_unlock(b), 0);
 	release_and_wait(&p);
@@ -160,7 +147,7 @@ START_TEST(test_shared_vs_excl)
 
 	/* we share, another process wants it exclusive, and the reverse */
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_SHARED, 0, 0, &a), 0);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, 0, &b), -EBUSY);
 	ck_assert_ptr_null(b);
 	ck_assert_conflict(D0->loop.dev, -EBUSY);
@@ -214,8 +201,8 @@ START_TEST(test_alias)
 	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
 
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, 0, &b), -EBUSY);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
-	ck_assert_int_eq(try_other(D0->alias, DDLP_SHARED), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->alias, DDLP_SHARED), -EBUSY);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
 	ck_assert_int_eq(locks_on(&D0->dev_st), 0);
 	ck_assert_int_eq(locks_on(&D0->alias_st), 0);
@@ -521,15 +508,15 @@ START_TEST(test_lock_many)
 	ck_assert(st.st_ino == D1->alias_st.st_ino);
 	ck_assert_int_eq(ddlp_lock_fd_at(l, 2), -EINVAL);
 	/* drive 0 is shared, drive 1 exclusive (through both inodes) */
-	ck_assert_int_eq(try_other(D0->link, DDLP_SHARED), 0);
-	ck_assert_int_eq(try_other(D0->link, DDLP_EXCLUSIVE), -EBUSY);
-	ck_assert_int_eq(try_other(D1->loop.dev, DDLP_SHARED), -EBUSY);
-	ck_assert_int_eq(try_other(D1->alias, DDLP_SHARED), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->link, DDLP_SHARED), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->link, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_SHARED), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D1->alias, DDLP_SHARED), -EBUSY);
 	ck_assert_int_eq(ddlp_lock_many(req, 2, 0, 0, &b), -EBUSY);
 	ck_assert_ptr_null(b);
 	ck_assert_int_eq(ddlp_unlock(l), 0);
 	ck_assert_int_eq(count_open_fds(), fds);
-	ck_assert_int_eq(try_other(D1->alias, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D1->alias, DDLP_EXCLUSIVE), 0);
 
 	/* all or nothing: the second drive busy leaves the first free */
 	{
@@ -543,7 +530,7 @@ START_TEST(test_lock_many)
 		ck_assert_int_eq(ddlp_conflict_get_holder_pid(ddlp_last_conflict()), p.pid);
 		ck_assert_int_eq(count_open_fds(), fds);
 		ck_assert_int_eq(locks_on(&D0->dev_st), 0);
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 		/* and waiting for it ends when it goes */
 		proc_release(&p, 200);
 		ck_assert_int_eq(ddlp_lock_many(req, 2, 5000, 0, &b), 0);
@@ -612,7 +599,7 @@ START_TEST(test_unlock_releases_all)
 		ck_assert_int_eq(count_open_fds(), fds);
 		ck_assert_int_eq(locks_on(&D0->dev_st), 0);
 		ck_assert_int_eq(locks_on(&D0->alias_st), 0);
-		ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+		ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 		ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, 0, &l), 0);
 		ck_assert_int_eq(ddlp_unlock(l), 0);
 	}
@@ -628,18 +615,18 @@ START_TEST(test_shared_holders_independent)
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_SHARED, 0, 0, &a), 0);
 	ck_assert_int_eq(ddlp_lock(D0->alias, DDLP_SHARED, 0, 0, &b), 0);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
-	ck_assert_int_eq(try_other(D0->alias, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->alias, DDLP_EXCLUSIVE), -EBUSY);
 	ck_assert_int_eq(ddlp_unlock(b), 0);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), 0);
 
 	/* the same with both through one inode, in the other order */
 	ck_assert_int_eq(ddlp_lock(D1->loop.dev, DDLP_SHARED, 0, 0, &a), 0);
 	ck_assert_int_eq(ddlp_lock(D1->link, DDLP_SHARED, 0, 0, &b), 0);
 	ck_assert_int_eq(ddlp_unlock(b), 0);
-	ck_assert_int_eq(try_other(D1->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
-	ck_assert_int_eq(try_other(D1->loop.dev, DDLP_EXCLUSIVE), 0);
+	ck_assert_int_eq(try_lock_elsewhere(D1->loop.dev, DDLP_EXCLUSIVE), 0);
 }
 END_TEST
 
@@ -652,7 +639,7 @@ START_TEST(test_refusal_keeps_own_lock)
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_SHARED, 0, 0, &a), 0);
 	ck_assert_int_eq(ddlp_lock(D0->alias, DDLP_EXCLUSIVE, 0, 0, &b), -EBUSY);
 	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 100, 0, &b), -ETIMEDOUT);
-	ck_assert_int_eq(try_other(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
+	ck_assert_int_eq(try_lock_elsewhere(D0->loop.dev, DDLP_EXCLUSIVE), -EBUSY);
 	ck_assert_int_eq(ddlp_unlock(a), 0);
 }
 END_TEST
