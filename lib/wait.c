@@ -105,8 +105,10 @@ int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms)
 		r = poll(&pfd, w->fd >= 0 ? 1 : 0, (int)left);
 		if (r < 0 && errno == EINTR)
 			continue; /* the application's signal: keep waiting */
-		if (r > 0)
+		if (r > 0) {
 			ddlp_waiter_drain(w);
+			return 1;
+		}
 		return 0;
 	}
 }
