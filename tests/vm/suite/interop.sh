@@ -235,7 +235,6 @@ try_all() {
 		fail "interop: while $what holds the drive, an exclusive ddlp_lock through each alias fails with EBUSY:$bad"
 		printf '| %s | taken or wrong through some aliases | %s |\n' "$what" "$(cell "$bad")" >>"$table.d2"
 	fi
-	note "($SECONDS s)"
 }
 
 strace_hold() { # NODE CMD...: CMD with its first ioctl on NODE delayed 60 s
