@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ddlp-private.h"
 
@@ -111,11 +112,32 @@ static bool shared_request(const struct ddlp_lock *lock, const struct ddlp_node 
 	return false;
 }
 
+/* Are the drive's nodes still the ones resolved?  A removed drive's dead
+ * holder can stay listed on the unlinked inode: then the attempt, not the
+ * check, must answer (-ENODEV). */
+static bool nodes_present(const struct ddlp_lock *lock)
+{
+	for (size_t d = 0; d < lock->n; d++) {
+		const struct ddlp_drive *dr = lock->drives[d].drive;
+
+		for (size_t i = 0; i < dr->n_nodes; i++) {
+			struct stat st;
+
+			if (stat(dr->nodes[i].path, &st) < 0 || st.st_ino != dr->nodes[i].inode ||
+			    st.st_rdev != dr->nodes[i].devnum)
+				return false;
+		}
+	}
+	return true;
+}
+
 const struct ddlp_node *ddlp_visible_conflict(const struct ddlp_lock *lock)
 {
 	struct visible v = { .lock = lock };
 	struct ddlp_conflict *c;
 
+	if (!nodes_present(lock))
+		return NULL;
 	if (ddlp_proclocks_scan(visible_fn, &v) < 0 || !v.node)
 		return NULL;
 	/* the step we would have been refused at */
