@@ -6,7 +6,8 @@
 #
 # Groups (the VM each needs):
 #   drives   2 qemu CD drives, udevd, sg:   identity, locking (default and
-#            posix backend), udev, interop, stress (both backends)
+#            posix backend), udev, interop, stress (both backends),
+#            privilege (an unprivileged user of the cdrom group)
 #   many     --scsi-debug 64:               many, unplug
 #   bare     --no-udev --no-sg:             identity, locking
 #
@@ -64,6 +65,7 @@ drives)
 	run 120 udev "$here/udev.sh"
 	run 300 interop "$here/interop.sh"
 	run 250 stress "$here/stress.sh"
+	run 120 privilege "$here/privilege.sh"
 	;;
 many)
 	run 240 many "$here/many.sh"
