@@ -52,7 +52,7 @@ int64_t now_ms(void)
 
 static int make_drive(struct test_drive *td, int i)
 {
-	char tag[16], c1[TEST_PATH_MAX], c2[TEST_PATH_MAX], cwd[PATH_MAX], target[TEST_PATH_MAX];
+	char tag[24], c1[TEST_PATH_MAX], c2[TEST_PATH_MAX], cwd[PATH_MAX], target[TEST_PATH_MAX];
 	int r;
 
 	snprintf(tag, sizeof(tag), "drive%d", i);
