@@ -6,10 +6,10 @@
 #
 #   bench/run-vm.sh --full    1, 8, 32, 64 drives x (default delay, delay=0),
 #                             every section at full length;
-#                             -> bench/results/YYYY-MM-DD-vm-full.md
+#                             -> bench/results/YYYY-MM-DD-vm-full-COMMIT.md
 #   bench/run-vm.sh --short   1 and 64 drives, default delay, fewer rounds,
 #                             2 s contention (what CI runs: `make bench-short`);
-#                             -> bench/out/YYYY-MM-DD-vm-short.md, and stdout
+#                             -> bench/out/YYYY-MM-DD-vm-short-COMMIT.md, and stdout
 #
 # Options: --drives "1 8" --delays "default 0" --out FILE --bench-args "..."
 #          --timeout S (per VM, default 1500 full, 420 short)
@@ -38,12 +38,13 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+head_short=$(git -C "$top_srcdir" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ "$mode" = full ]; then
 	: "${drives:=1 8 32 64}" "${delays:=default 0}" "${timeout:=1500}"
-	: "${out:=$top_srcdir/bench/results/$(date +%F)-vm-full.md}"
+	: "${out:=$top_srcdir/bench/results/$(date +%F)-vm-full-$head_short.md}"
 else
 	: "${drives:=1 64}" "${delays:=default}" "${timeout:=420}"
-	: "${out:=$builddir/bench/out/$(date +%F)-vm-short.md}"
+	: "${out:=$builddir/bench/out/$(date +%F)-vm-short-$head_short.md}"
 	bench_args="--short $bench_args"
 fi
 
