@@ -2339,17 +2339,22 @@ static long count_process(char *const argv[])
 
 static void section_tool(void)
 {
-	enum { T_DDLP, T_DDLP_NR, T_FLOCK, T_UDEVADM, N_TOOLS };
+	enum { T_DDLP, T_DDLP_NR, T_FLOCK, T_UDEVADM, T_DDLP_VER, T_FLOCK_VER, N_TOOLS };
 	static const char *labels[N_TOOLS] = { "`ddlp-lock DEV true`",
 		                               "`ddlp-lock --no-reprobe DEV true`",
-		                               "`flock DEV true`", "`udevadm lock --device=DEV true`" };
-	static const char *keys[N_TOOLS] = { "ddlp", "ddlp_norep", "flock", "udevadm" };
+		                               "`flock DEV true`", "`udevadm lock --device=DEV true`",
+		                               "`ddlp-lock --version` (no lock)",
+		                               "`flock --version` (no lock)" };
+	static const char *keys[N_TOOLS] = { "ddlp", "ddlp_norep", "flock", "udevadm", "ddlp_ver",
+		                             "flock_ver" };
 	char devopt[PATH_MAX + 16];
 	char *argv[N_TOOLS][6] = {
 		{ (char *)opt.ddlp_lock, tg.block, "true", NULL },
 		{ (char *)opt.ddlp_lock, "--no-reprobe", tg.block, "true", NULL },
 		{ "flock", tg.block, "true", NULL },
 		{ "udevadm", "lock", devopt, "true", NULL },
+		{ (char *)opt.ddlp_lock, "--version", NULL },
+		{ "flock", "--version", NULL },
 	};
 	bool have[N_TOOLS];
 	int64_t *v[N_TOOLS] = { NULL };
@@ -2357,8 +2362,9 @@ static void section_tool(void)
 	int n = opt.tool_runs;
 
 	snprintf(devopt, sizeof(devopt), "--device=%s", tg.block);
-	have[T_DDLP] = have[T_DDLP_NR] = opt.ddlp_lock && access(opt.ddlp_lock, X_OK) == 0;
-	have[T_FLOCK] = in_path("flock");
+	have[T_DDLP] = have[T_DDLP_NR] = have[T_DDLP_VER] =
+		opt.ddlp_lock && access(opt.ddlp_lock, X_OK) == 0;
+	have[T_FLOCK] = have[T_FLOCK_VER] = in_path("flock");
 	have[T_UDEVADM] = in_path("udevadm");
 	progress("7: the tool, %d runs of each", n);
 	for (int k = 0; k < N_TOOLS; k++) {
@@ -2413,6 +2419,17 @@ static void section_tool(void)
 		    verdict(r1 <= 1.3), "%.2fx; %.2fx", r1, r2);
 		kv("tool_ratio", "%.2f", r1);
 		kv("tool_ratio_norep", "%.2f", r2);
+	}
+	if (have[T_DDLP_VER] && have[T_FLOCK_VER]) {
+		double r3 = (double)s[T_DDLP_VER].p50 / (double)s[T_FLOCK_VER].p50;
+
+		row("7", "process start alone: `ddlp-lock --version` / `flock --version`; the lock's "
+		         "share: (ddlp-lock DEV true - ddlp-lock --version) / (flock DEV true - flock "
+		         "--version)",
+		    NULL, NULL, "%.2fx; %.2fx", r3,
+		    (double)(s[T_DDLP].p50 - s[T_DDLP_VER].p50) /
+		        (double)(s[T_FLOCK].p50 - s[T_FLOCK_VER].p50));
+		kv("tool_start_ratio", "%.2f", r3);
 	}
 	if (have[T_DDLP] && have[T_UDEVADM])
 		kv("tool_ratio_udevadm", "%.2f",
