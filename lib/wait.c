@@ -4,8 +4,10 @@
  * the waiter when its holder lets go (every DDLP holder, and every program
  * that holds a drive through an open, releases it by closing; a DDLP holder
  * closes the first node of the order last, so the waiter wakes when the
- * whole drive is free).  A slow fallback retry covers releases without a
- * close (F_UNLCK, flock(LOCK_UN)).  The caller drains the events before
+ * whole drive is free); a few quick retries follow a close event, which
+ * the kernel sends a moment before the closed file's locks are gone.  A
+ * slow fallback retry covers releases without a close (F_UNLCK,
+ * flock(LOCK_UN)).  The caller drains the events before
  * each attempt, never after it, so that a holder's close that comes during
  * the attempt still wakes the following sleep.  Signals that interrupt
  * the wait are absorbed: the wait goes on to its deadline.
@@ -23,11 +25,14 @@
 
 /* Retry at least this often even without an event (ms). */
 #define DDLP_WAIT_FALLBACK_MS 500
+/* After a close event, retries after 1, 2, 4 ... up to this many ms. */
+#define DDLP_WAIT_SOON_MAX_MS 64
 
 #define DDLP_WAIT_MAX_WATCHES (DDLP_MAX_NODES * 4)
 
 struct ddlp_waiter {
 	int fd;
+	int soon_ms;                            /* > 0: a close was just seen */
 	size_t n;                               /* watched paths */
 	char *path[DDLP_WAIT_MAX_WATCHES];
 };
@@ -89,10 +94,23 @@ void ddlp_waiter_drain(struct ddlp_waiter *w)
 		;
 }
 
+/*
+ * A close event comes a little before the closed file's locks and O_EXCL
+ * claim are gone: the kernel's __fput() notifies inotify first, then
+ * removes the file's locks and calls the driver's release.  So the attempt
+ * right after an event can still be refused by the holder that is letting
+ * go.  Rather than sleep the whole fallback interval then, retry after
+ * 1, 2, 4 ... DDLP_WAIT_SOON_MAX_MS ms (127 ms in all, a few attempts);
+ * after that only an event or the fallback interval wakes the waiter.
+ * Returns 1 after an event or a soon retry (try at once), 0 at the
+ * fallback interval (the caller looks at /proc/locks first), or
+ * -ETIMEDOUT.
+ */
 int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms)
 {
 	for (;;) {
-		int64_t now = ddlp_now_ms(), left = DDLP_WAIT_FALLBACK_MS;
+		int64_t now = ddlp_now_ms();
+		int64_t left = w->soon_ms ? w->soon_ms : DDLP_WAIT_FALLBACK_MS;
 		struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
 		int r;
 
@@ -107,6 +125,11 @@ int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms)
 			continue; /* the application's signal: keep waiting */
 		if (r > 0) {
 			ddlp_waiter_drain(w);
+			w->soon_ms = 1;
+			return 1;
+		}
+		if (w->soon_ms) {
+			w->soon_ms = w->soon_ms < DDLP_WAIT_SOON_MAX_MS ? w->soon_ms * 2 : 0;
 			return 1;
 		}
 		return 0;
