@@ -78,6 +78,7 @@ struct suite_def {
 static const struct suite_def suites[] = {
 	{ "address", suite_address, NULL, false, false },
 	{ "order", suite_order, NULL, false, false },
+	{ "wait", suite_wait, NULL, false, false },
 	{ "hostile", suite_hostile, NULL, false, false }, /* its root part says so itself */
 	{ "identity", suite_identity, NULL, false, true },
 	{ "lock", NULL, suite_lock, false, true },
