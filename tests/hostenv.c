@@ -224,7 +224,7 @@ static void reap_stale(void)
 	closedir(d);
 }
 
-static void write_owner(void)
+void test_write_owner(const char *dir)
 {
 	char path[PATH_MAX], comm[64] = "";
 	FILE *f = fopen("/proc/self/comm", "re");
@@ -235,7 +235,7 @@ static void write_owner(void)
 		fclose(f);
 		comm[strcspn(comm, "\n")] = '\0';
 	}
-	snprintf(path, sizeof(path), "%s/owner", host.dir);
+	snprintf(path, sizeof(path), "%s/owner", dir);
 	f = fopen(path, "we");
 	if (f) {
 		fprintf(f, "%ld %s\n", (long)getpid(), comm);
@@ -256,7 +256,7 @@ static void host_setup_common(bool part)
 		host.dir[0] = '\0';
 		return;
 	}
-	write_owner();
+	test_write_owner(host.dir);
 	for (int i = 0; i < TEST_DRIVES; i++)
 		if (make_drive(&host.d[i], i) < 0)
 			return;

@@ -652,23 +652,7 @@ static void loops_setup(void)
 		loops.dir[0] = '\0';
 		return;
 	}
-	{
-		char path[128], comm[64] = "";
-		FILE *f = fopen("/proc/self/comm", "re");
-
-		if (f) {
-			if (!fgets(comm, sizeof(comm), f))
-				comm[0] = '\0';
-			fclose(f);
-			comm[strcspn(comm, "\n")] = '\0';
-		}
-		snprintf(path, sizeof(path), "%s/owner", loops.dir);
-		f = fopen(path, "we");
-		if (f) {
-			fprintf(f, "%ld %s\n", (long)getpid(), comm);
-			fclose(f);
-		}
-	}
+	test_write_owner(loops.dir);
 	for (int i = 0; i < 2; i++) {
 		char tag[16];
 

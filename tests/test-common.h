@@ -71,6 +71,9 @@ struct test_host {
 };
 extern struct test_host host;
 
+/* Write DIR/owner ("PID COMM"): a later host setup reaps DIR once that
+ * process is gone. */
+void test_write_owner(const char *dir);
 /* Unchecked fixtures (run once per test case, in the runner). */
 void host_setup(void);
 void host_setup_part(void); /* host_setup() plus a partitioned loop device */
