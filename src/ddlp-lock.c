@@ -73,19 +73,45 @@ struct options {
 
 #define DDLP_PRINTF_ATTR(a, b) __attribute__((format(printf, a, b)))
 
+static size_t utf8_len(const unsigned char *s);
+
+/* Copy in to out as it may go to a terminal: printable ASCII and valid UTF-8 as they
+ * are; control characters (C0, DEL and C1, also UTF-8 encoded) and bytes
+ * that are not valid UTF-8 as \xHH.  So a device name can neither break
+ * a message into two lines nor send an escape sequence to the terminal. */
+static void printable(const char *in, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*s && o + 5 < size) {
+		size_t n = *s >= 0x20 && *s != 0x7f ? utf8_len(s) : 0;
+
+		if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
+			n = 0; /* U+0080..U+009F */
+		if (n == 0) {
+			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *s);
+			s++;
+			continue;
+		}
+		memcpy(out + o, s, n);
+		o += n;
+		s += n;
+	}
+	out[o] = '\0';
+}
+
 static void DDLP_PRINTF_ATTR(1, 2) msg(const char *fmt, ...)
 {
-	char buf[2048];
+	char buf[2 * PATH_MAX + 1024], out[4 * sizeof(buf)];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	/* one line, always: a message never contains a newline */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
-	fprintf(stderr, PROG ": %s\n", buf);
+	printable(buf, out, sizeof(out));
+	fprintf(stderr, PROG ": %s\n", out);
 }
 
 static int DDLP_PRINTF_ATTR(1, 2) usage_error(const char *fmt, ...)
@@ -320,6 +346,19 @@ static void permission_hint(const char *node, enum ddlp_mode mode, char *buf, si
 		         node, owner, group, (unsigned)(st.st_mode & 07777), owner);
 }
 
+/* A spec for a message: a name longer than 256 bytes (no valid path
+ * component is) is shortened to its start and end, so that the reason
+ * still fits in the line. */
+static const char *spec_for_message(const char *spec, char *buf, size_t size)
+{
+	size_t len = strlen(spec);
+
+	if (len <= 256)
+		return spec;
+	snprintf(buf, size, "%.100s...%s (%zu bytes)", spec, spec + len - 100, len);
+	return buf;
+}
+
 struct lock_req {
 	const char *spec;
 	enum ddlp_mode mode;
@@ -330,11 +369,13 @@ struct lock_req {
 static int report_error(const struct options *o, int r, const char *spec,
                         enum ddlp_mode mode, const struct ddlp_conflict *c, int64_t waited)
 {
-	char reason[512], hint[512];
+	char reason[512], hint[512], shown[256];
 	const char *cspec = c ? ddlp_conflict_get_spec(c) : NULL;
+	const char *name;
 
 	if (cspec && *cspec)
 		spec = cspec;
+	name = spec_for_message(spec, shown, sizeof(shown));
 
 	switch (r) {
 	case -EBUSY:
@@ -342,33 +383,33 @@ static int report_error(const struct options *o, int r, const char *spec,
 		if (!o->quiet) {
 			describe_conflict(c, reason, sizeof(reason));
 			if (r == -ETIMEDOUT)
-				msg("%s: timed out after %.1f s: busy: %s", spec, (double)waited / 1000.0,
+				msg("%s: timed out after %.1f s: busy: %s", name, (double)waited / 1000.0,
 				    reason);
 			else
-				msg("%s: busy: %s", spec, reason);
+				msg("%s: busy: %s", name, reason);
 		}
 		return o->conflict_code;
 	case -ENOENT:
 	case -ELOOP:
 		if (c)
-			msg("%s: cannot open %s: %s", spec, ddlp_conflict_get_node(c), strerror(-r));
+			msg("%s: cannot open %s: %s", name, ddlp_conflict_get_node(c), strerror(-r));
 		else
-			msg("%s: no such device: %s", spec, strerror(-r));
+			msg("%s: no such device: %s", name, strerror(-r));
 		return EX_NOINPUT;
 	case -ENODEV:
 	case -ENXIO:
 		if (c) {
 			/* a node went away or changed between resolution and open */
-			msg("%s: %s: %s (%s): the drive went away or changed", spec,
+			msg("%s: %s: %s (%s): the drive went away or changed", name,
 			    ddlp_conflict_get_node(c), strerror(-r),
 			    ddlp_conflict_get_step(c) ? ddlp_conflict_get_step(c) : "open");
 			return EX_UNAVAILABLE;
 		}
 		if (spec_is_address(spec)) {
-			msg("%s: no such device: no SCSI device at this address", spec);
+			msg("%s: no such device: no SCSI device at this address", name);
 			return EX_NOINPUT;
 		}
-		msg("%s: %s", spec, not_a_drive_reason(spec, reason, sizeof(reason)));
+		msg("%s: %s", name, not_a_drive_reason(spec, reason, sizeof(reason)));
 		return EX_UNAVAILABLE;
 	case -EACCES:
 	case -EPERM: {
@@ -376,28 +417,28 @@ static int report_error(const struct options *o, int r, const char *spec,
 
 		permission_hint(node, mode, hint, sizeof(hint));
 		if (c && strcmp(node, spec) != 0 && !(o->flags & DDLP_LOCK_PARTIAL))
-			msg("%s: permission denied: %s (or lock without it: --partial)", spec, hint);
+			msg("%s: permission denied: %s (or lock without it: --partial)", name, hint);
 		else
-			msg("%s: permission denied: %s", spec, hint);
+			msg("%s: permission denied: %s", name, hint);
 		return EX_NOPERM;
 	}
 	case -EINVAL:
 		if (spec_is_address(spec))
-			msg("%s: malformed SCSI address (expected H:C:T:L or B,T,L)", spec);
+			msg("%s: malformed SCSI address (expected H:C:T:L or B,T,L)", name);
 		else if (!*spec)
 			msg("empty device name");
 		else
-			msg("%s: invalid request: %s", spec, strerror(-r));
+			msg("%s: invalid request: %s", name, strerror(-r));
 		return EX_USAGE;
 	case -ENAMETOOLONG:
-		msg("%s: %s", spec, strerror(-r));
+		msg("%s: %s", name, strerror(-r));
 		return EX_USAGE;
 	default:
 		if (c)
-			msg("%s: %s: %s (%s)", spec, ddlp_conflict_get_node(c), strerror(-r),
+			msg("%s: %s: %s (%s)", name, ddlp_conflict_get_node(c), strerror(-r),
 			    ddlp_conflict_get_step(c) ? ddlp_conflict_get_step(c) : "open");
 		else
-			msg("%s: %s", spec, strerror(-r));
+			msg("%s: %s", name, strerror(-r));
 		return EX_OSERR;
 	}
 }
@@ -1020,7 +1061,7 @@ static int lock_with_progress(const struct options *o, const struct ddlp_request
 	}
 	for (;;) {
 		int64_t t = now_ms(), slice = SLICE_MS;
-		char holder[512];
+		char holder[512], line[PATH_MAX + 1024], text[4 * sizeof(line)];
 		const struct ddlp_conflict *c;
 
 		if (deadline >= 0 && deadline - t < slice)
@@ -1035,9 +1076,11 @@ static int lock_with_progress(const struct options *o, const struct ddlp_request
 			break;
 		c = ddlp_last_conflict();
 		describe_conflict(c, holder, sizeof(holder));
-		fprintf(stderr, "\rwaiting for %s (busy: %s) %.1f s\033[K",
-		        c && *ddlp_conflict_get_spec(c) ? ddlp_conflict_get_spec(c) : reqs[0].spec,
-		        holder, (double)(t - start) / 1000.0);
+		snprintf(line, sizeof(line), "waiting for %s (busy: %s) %.1f s",
+		         c && *ddlp_conflict_get_spec(c) ? ddlp_conflict_get_spec(c) : reqs[0].spec,
+		         holder, (double)(t - start) / 1000.0);
+		printable(line, text, sizeof(text));
+		fprintf(stderr, "\r%s\033[K", text);
 		fflush(stderr);
 		shown = true;
 	}
