@@ -59,6 +59,27 @@
  *       and exits 0 when R == E and O == X == B == 0.  If no round ends
  *       for 120 s it prints "STALL ..." and exits 5 (a deadlock).
  *
+ *   soak [--seconds S] [--interval I] [--warmup W] [--threads T]
+ *        [--stall N] SPECS_A SPECS_B
+ *       One long-lived process of T threads (default 2) doing the rounds
+ *       of stress for S seconds (default 60).  Every I seconds (default
+ *       10) the threads stop between two rounds, so that nothing is
+ *       locked, and it prints
+ *         SAMPLE t=SEC locks=N fds=F rss_kb=R heap=H
+ *       (F: its open descriptors, R: VmRSS, H: malloc's bytes in use,
+ *       mallinfo2), then at the end
+ *         SOAK seconds=S locks=N waited=W many=M overlaps=O errors=X
+ *         badfd=B samples=K fds_first=F fds_last=F fds_max=F
+ *         rss_first=R rss_last=R heap_first=H heap_last=H
+ *       (one line; first: the first sample after W seconds of warm-up,
+ *       default S/6 up to 30).  Exit 0 when O == X == B == 0; 5 with a
+ *       "STALL" line when no round ended for N seconds (default 120).
+ *
+ *   With VMTOOL_CHECKER=FILE in the environment, stress and soak keep
+ *   the holder counts of the overlap checker in FILE (created, shared
+ *   mapping), so that runs of both that go on at the same time check each
+ *   other too; without it, each run has its own.
+ *
  *   version
  *       The library's version.
  *
@@ -74,6 +95,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -128,6 +150,7 @@ static void usage(void)
 	      "       ddlp-vmtool proclocks PATH...\n"
 	      "       ddlp-vmtool openers PATH\n"
 	      "       ddlp-vmtool stress [--rounds N] [--procs P] [--threads T] [--reprobe] SPECS_A SPECS_B\n"
+	      "       ddlp-vmtool soak [--seconds S] [--interval I] [--warmup W] [--threads T] [--stall N] SPECS_A SPECS_B\n"
 	      "       ddlp-vmtool unplug SPEC H:C:T:L\n"
 	      "       ddlp-vmtool version\n",
 	      stderr);
@@ -616,8 +639,6 @@ static int cmd_openers(int argc, char **argv)
 
 struct stress_state {
 	char first_error_where[300];
-	int excl[2];
-	int shared[2];
 	int overlaps;
 	int errors;
 	int badfd;
@@ -629,6 +650,45 @@ struct stress_state {
 };
 
 static struct stress_state *sst;
+
+/* The holders of each drive that the overlap checker counts: in a file
+ * named by VMTOOL_CHECKER when several runs share it, else private. */
+struct checker {
+	int excl[2];
+	int shared[2];
+	int overlaps;
+};
+
+static struct checker *chk;
+
+static int checker_map(void)
+{
+	const char *file = getenv("VMTOOL_CHECKER");
+	int fd;
+
+	if (!file || !*file) {
+		chk = mmap(NULL, sizeof(*chk), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		           -1, 0);
+		return chk == MAP_FAILED ? -1 : 0;
+	}
+	fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* (extending with zeros: harmless when another run did it first) */
+	if (fd < 0 || ftruncate(fd, sizeof(*chk)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	chk = mmap(NULL, sizeof(*chk), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return chk == MAP_FAILED ? -1 : 0;
+}
+
+static void overlap(void)
+{
+	__atomic_fetch_add(&sst->overlaps, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&chk->overlaps, 1, __ATOMIC_SEQ_CST);
+}
+
 static char *forms[2][MAX_FORMS];
 static int n_forms[2];
 static dev_t drive_devs[2][8];
@@ -639,22 +699,22 @@ static unsigned stress_flags = DDLP_LOCK_NO_REPROBE;
 static void enter(int d, enum ddlp_mode mode)
 {
 	if (mode == DDLP_EXCLUSIVE) {
-		if (__atomic_add_fetch(&sst->excl[d], 1, __ATOMIC_SEQ_CST) != 1 ||
-		    __atomic_load_n(&sst->shared[d], __ATOMIC_SEQ_CST) != 0)
-			__atomic_fetch_add(&sst->overlaps, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_add_fetch(&chk->excl[d], 1, __ATOMIC_SEQ_CST) != 1 ||
+		    __atomic_load_n(&chk->shared[d], __ATOMIC_SEQ_CST) != 0)
+			overlap();
 	} else {
-		__atomic_add_fetch(&sst->shared[d], 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&sst->excl[d], __ATOMIC_SEQ_CST) != 0)
-			__atomic_fetch_add(&sst->overlaps, 1, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&chk->shared[d], 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&chk->excl[d], __ATOMIC_SEQ_CST) != 0)
+			overlap();
 	}
 }
 
 static void leave(int d, enum ddlp_mode mode)
 {
 	if (mode == DDLP_EXCLUSIVE)
-		__atomic_sub_fetch(&sst->excl[d], 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&chk->excl[d], 1, __ATOMIC_SEQ_CST);
 	else
-		__atomic_sub_fetch(&sst->shared[d], 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&chk->shared[d], 1, __ATOMIC_SEQ_CST);
 }
 
 static void note_error(int r, const char *spec)
@@ -690,11 +750,13 @@ static void check_fd(const struct ddlp_lock *l, size_t i, int d)
 	__atomic_fetch_add(&sst->badfd, 1, __ATOMIC_SEQ_CST);
 }
 
-static void *stress_thread(void *arg)
+/* One round: lock one drive or both through random aliases in random
+ * modes, check, hold a moment, unlock. */
+static void stress_round(unsigned *seedp)
 {
-	unsigned seed = (unsigned)(uintptr_t)arg;
+	unsigned seed = *seedp;
 
-	for (long i = 0; i < rounds_per_thread; i++) {
+	do {
 		struct ddlp_request req[2];
 		int drive[2], n;
 		struct ddlp_lock *l = NULL;
@@ -722,7 +784,7 @@ static void *stress_thread(void *arg)
 		}
 		if (r < 0) {
 			note_error(r, req[0].spec);
-			continue;
+			continue; /* out of the round, which does not count */
 		}
 		if (n == 2)
 			__atomic_fetch_add(&sst->many, 1, __ATOMIC_RELAXED);
@@ -740,7 +802,16 @@ static void *stress_thread(void *arg)
 		if (r < 0)
 			note_error(r, "unlock");
 		__atomic_fetch_add(&sst->rounds, 1, __ATOMIC_SEQ_CST);
-	}
+	} while (0);
+	*seedp = seed;
+}
+
+static void *stress_thread(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	for (long i = 0; i < rounds_per_thread; i++)
+		stress_round(&seed);
 	return NULL;
 }
 
@@ -770,6 +841,33 @@ static int split_forms(int d, char *list)
 	return n_forms[d] > 0 ? 0 : -1;
 }
 
+/* The drives' aliases and device numbers, the shared state and the
+ * checker; -1 (after a message) on failure. */
+static int stress_setup(char **specs)
+{
+	for (int d = 0; d < 2; d++) {
+		struct ddlp_drive *drv;
+
+		if (split_forms(d, specs[d]) < 0)
+			usage();
+		if (ddlp_drive_resolve(forms[d][0], 0, &drv) < 0) {
+			printf("ERROR cannot resolve %s\n", forms[d][0]);
+			return -1;
+		}
+		for (size_t k = 0; k < ddlp_drive_get_node_count(drv) && k < 8; k++)
+			drive_devs[d][n_drive_devs[d]++] =
+				ddlp_node_get_devnum(ddlp_drive_get_node(drv, k));
+		ddlp_drive_free(drv);
+	}
+	sst = mmap(NULL, sizeof(*sst), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sst == MAP_FAILED || checker_map() < 0) {
+		printf("ERROR cannot map the shared state: %s\n", strerror(errno));
+		return -1;
+	}
+	memset(sst, 0, sizeof(*sst));
+	return 0;
+}
+
 static int cmd_stress(int argc, char **argv)
 {
 	long rounds = 2000;
@@ -794,27 +892,10 @@ static int cmd_stress(int argc, char **argv)
 	}
 	if (argc - i != 2 || procs < 1 || procs > 64 || threads < 1 || threads > 64 || rounds < 1)
 		usage();
-	for (int d = 0; d < 2; d++) {
-		struct ddlp_drive *drv;
-
-		if (split_forms(d, argv[i + d]) < 0)
-			usage();
-		if (ddlp_drive_resolve(forms[d][0], 0, &drv) < 0) {
-			printf("ERROR cannot resolve %s\n", forms[d][0]);
-			return 3;
-		}
-		for (size_t k = 0; k < ddlp_drive_get_node_count(drv) && k < 8; k++)
-			drive_devs[d][n_drive_devs[d]++] =
-				ddlp_node_get_devnum(ddlp_drive_get_node(drv, k));
-		ddlp_drive_free(drv);
-	}
+	if (stress_setup(argv + i) < 0)
+		return 3;
 	rounds_per_thread = (rounds + procs * threads - 1) / (procs * threads);
 	expected = rounds_per_thread * procs * threads;
-
-	sst = mmap(NULL, sizeof(*sst), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sst == MAP_FAILED)
-		return 3;
-	memset(sst, 0, sizeof(*sst));
 	fflush(stdout);
 	for (int p = 0; p < procs; p++) {
 		pids[p] = fork();
@@ -840,8 +921,8 @@ static int cmd_stress(int argc, char **argv)
 			last = now_rounds;
 			last_change = time(NULL);
 		} else if (time(NULL) - last_change > 120) {
-			printf("STALL rounds=%ld excl=%d,%d shared=%d,%d\n", now_rounds, sst->excl[0],
-			       sst->excl[1], sst->shared[0], sst->shared[1]);
+			printf("STALL rounds=%ld excl=%d,%d shared=%d,%d\n", now_rounds, chk->excl[0],
+			       chk->excl[1], chk->shared[0], chk->shared[1]);
 			fflush(stdout);
 			stalled = 1;
 			/* what everybody holds, for the report */
@@ -884,6 +965,170 @@ static int cmd_stress(int argc, char **argv)
 	                       !failed
 	               ? 0
 	               : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* soak                                                               */
+
+static int soak_stop;   /* the threads end after their round */
+static int soak_pause;  /* the threads wait after their round */
+static int soak_paused; /* how many wait */
+
+static void *soak_thread(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+
+	while (!__atomic_load_n(&soak_stop, __ATOMIC_SEQ_CST)) {
+		if (__atomic_load_n(&soak_pause, __ATOMIC_SEQ_CST)) {
+			__atomic_add_fetch(&soak_paused, 1, __ATOMIC_SEQ_CST);
+			while (__atomic_load_n(&soak_pause, __ATOMIC_SEQ_CST))
+				usleep(1000);
+			__atomic_sub_fetch(&soak_paused, 1, __ATOMIC_SEQ_CST);
+			continue;
+		}
+		stress_round(&seed);
+	}
+	return NULL;
+}
+
+struct soak_sample {
+	int fds;
+	long rss_kb;
+	size_t heap;
+};
+
+static long vm_rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static size_t heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	return mallinfo2().uordblks;
+#else
+	return 0;
+#endif
+}
+
+/* The watchdog's verdict: whether rounds still end (else STALL). */
+static int soak_progress(long *last, time_t *last_change, int stall)
+{
+	long now = __atomic_load_n(&sst->rounds, __ATOMIC_SEQ_CST);
+
+	if (now != *last) {
+		*last = now;
+		*last_change = time(NULL);
+		return 0;
+	}
+	if (time(NULL) - *last_change <= stall)
+		return 0;
+	printf("STALL rounds=%ld excl=%d,%d shared=%d,%d paused=%d\n", now, chk->excl[0],
+	       chk->excl[1], chk->shared[0], chk->shared[1],
+	       __atomic_load_n(&soak_paused, __ATOMIC_SEQ_CST));
+	if (system("echo '# /proc/locks:'; sed 's/^/#   /' /proc/locks") < 0)
+		printf("# (no /proc/locks)\n");
+	fflush(stdout);
+	return -1;
+}
+
+static int cmd_soak(int argc, char **argv)
+{
+	long seconds = 60, interval = 10, warmup = -1, last = -1;
+	int threads = 2, stall = 120, i = 0, n_samples = 0, fds_max = 0;
+	struct soak_sample first = { -1, -1, 0 }, cur = { -1, -1, 0 };
+	pthread_t t[64];
+	time_t start, next, last_change;
+
+	while (i < argc && !strncmp(argv[i], "--", 2)) {
+		if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
+			seconds = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--interval") && i + 1 < argc)
+			interval = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
+			warmup = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+			threads = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--stall") && i + 1 < argc)
+			stall = atoi(argv[++i]);
+		else
+			usage();
+		i++;
+	}
+	if (argc - i != 2 || seconds < 1 || interval < 1 || threads < 1 || threads > 64 ||
+	    stall < 1)
+		usage();
+	if (warmup < 0)
+		warmup = seconds / 6 < 30 ? seconds / 6 : 30;
+	if (stress_setup(argv + i) < 0)
+		return 3;
+	start = time(NULL);
+	last_change = start;
+	for (int k = 0; k < threads; k++)
+		if (pthread_create(&t[k], NULL, soak_thread,
+		                   (void *)(uintptr_t)((unsigned)getpid() * 131u + (unsigned)k * 7u)))
+			return 3;
+	for (next = start + interval;; next += interval) {
+		time_t now;
+
+		/* run until the next sample (or the end) */
+		while ((now = time(NULL)) < next && now < start + seconds)
+			if (soak_progress(&last, &last_change, stall) < 0)
+				_exit(5);
+			else
+				usleep(100000);
+		/* stop every thread between two rounds: nothing is held, so
+		 * what is left is what the process keeps */
+		__atomic_store_n(&soak_pause, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&soak_paused, __ATOMIC_SEQ_CST) < threads)
+			if (soak_progress(&last, &last_change, stall) < 0)
+				_exit(5);
+			else
+				usleep(10000);
+		cur.fds = count_all_fds();
+		cur.rss_kb = vm_rss_kb();
+		cur.heap = heap_in_use();
+		now = time(NULL);
+		printf("SAMPLE t=%ld locks=%ld fds=%d rss_kb=%ld heap=%zu\n", (long)(now - start),
+		       __atomic_load_n(&sst->rounds, __ATOMIC_SEQ_CST), cur.fds, cur.rss_kb, cur.heap);
+		if (now - start >= warmup) {
+			if (first.fds < 0)
+				first = cur;
+			if (cur.fds > fds_max)
+				fds_max = cur.fds;
+			n_samples++;
+		}
+		if (now >= start + seconds)
+			break;
+		last_change = time(NULL); /* the pause is no stall */
+		__atomic_store_n(&soak_pause, 0, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&soak_stop, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&soak_pause, 0, __ATOMIC_SEQ_CST);
+	for (int k = 0; k < threads; k++)
+		pthread_join(t[k], NULL);
+	printf("SOAK seconds=%ld locks=%ld waited=%ld many=%ld overlaps=%d errors=%d badfd=%d "
+	       "samples=%d fds_first=%d fds_last=%d fds_max=%d rss_first=%ld rss_last=%ld "
+	       "heap_first=%zu heap_last=%zu",
+	       (long)(time(NULL) - start), sst->rounds, sst->waited, sst->many, sst->overlaps,
+	       sst->errors, sst->badfd, n_samples, first.fds, cur.fds, fds_max, first.rss_kb,
+	       cur.rss_kb, first.heap, cur.heap);
+	if (sst->errors)
+		printf(" first_error=%s first_spec=%s first_where=%s", errname(sst->first_error),
+		       sst->first_error_spec, sst->first_error_where);
+	printf("\n");
+	fflush(stdout);
+	return !sst->overlaps && !sst->errors && !sst->badfd ? 0 : 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -963,6 +1208,8 @@ int main(int argc, char **argv)
 		return cmd_openers(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "stress"))
 		return cmd_stress(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "soak"))
+		return cmd_soak(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "unplug"))
 		return cmd_unplug(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "version")) {

@@ -312,6 +312,25 @@ make_alias() {
 	printf '%s' "$p"
 }
 
+# forms_of srN: every name of the drive, ';'-separated (the stress and
+# soak tests lock through them at random): /dev/srN, H:C:T:L, /dev/sgN,
+# /dev/bsg/H:C:T:L, B,T,L (host 0 only), udev's symlinks to it, mknod
+# aliases of sr and sg.
+forms_of() {
+	local sr=$1 h sg bsg l out a
+	h=$(hctl_of "$sr") sg=$(sg_of "$sr") bsg=$(bsg_of "$sr")
+	out="/dev/$sr;$h"
+	[ -n "$sg" ] && out="$out;/dev/$sg"
+	[ -n "$bsg" ] && out="$out;/dev/$bsg"
+	case $h in *:0:*:*) IFS=: read -r hh _ tt ll <<<"$h"; out="$out;$hh,$tt,$ll" ;; esac
+	for l in /dev/cdrom /dev/disk/by-id/* /dev/disk/by-path/*; do
+		[ -L "$l" ] && [ "$(readlink -f "$l")" = "/dev/$sr" ] && out="$out;$l"
+	done
+	a=$(make_alias "/dev/$sr") && out="$out;$a"
+	[ -n "$sg" ] && a=$(make_alias "/dev/$sg") && out="$out;$a"
+	printf '%s' "$out"
+}
+
 cleanup_suite() {
 	release_all 2>/dev/null
 	rm -rf "$W"

@@ -15,20 +15,6 @@ suite_begin stress
 
 rounds=${1:-${VMSUITE_STRESS_ROUNDS:-1000}} procs=${2:-4} threads=${3:-2}
 A=sr0 B=sr1
-forms_of() {
-	local sr=$1 h sg bsg l out a
-	h=$(hctl_of "$sr") sg=$(sg_of "$sr") bsg=$(bsg_of "$sr")
-	out="/dev/$sr;$h"
-	[ -n "$sg" ] && out="$out;/dev/$sg"
-	[ -n "$bsg" ] && out="$out;/dev/$bsg"
-	case $h in *:0:*:*) IFS=: read -r hh _ tt ll <<<"$h"; out="$out;$hh,$tt,$ll" ;; esac
-	for l in /dev/cdrom /dev/disk/by-id/* /dev/disk/by-path/*; do
-		[ -L "$l" ] && [ "$(readlink -f "$l")" = "/dev/$sr" ] && out="$out;$l"
-	done
-	a=$(make_alias "/dev/$sr") && out="$out;$a"
-	[ -n "$sg" ] && a=$(make_alias "/dev/$sg") && out="$out;$a"
-	printf '%s' "$out"
-}
 fa=$(forms_of $A)
 fb=$(forms_of $B)
 note "aliases of $A: $fa"
