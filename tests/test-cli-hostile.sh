@@ -168,7 +168,8 @@ done
 
 # /proc/locks names a node as MAJ:MIN:INODE of the file system it is on
 lock_keys=()
-for n in "$dev" "$tmp/alias" "$tmp/alias600"; do
+for n in "$dev" "$tmp/alias" "$tmp/alias600" "$part"; do
+	[ -b "$n" ] || continue
 	lock_keys+=("$(stat -c '%Hd %Ld %i' "$n" | { read -r a b c; printf '%02x:%02x:%s' "$a" "$b" "$c"; })")
 done
 
