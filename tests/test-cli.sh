@@ -51,15 +51,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 99' INT TERM HUP
 
+# new_loop N: a loop device on a new 1 MiB image, in REPLY (not printed:
+# in a command substitution, loops+= would not reach the cleanup)
 new_loop() {
-	local img=$tmp/img$1 dev
+	local img=$tmp/img$1
 	truncate -s 1M "$img" || return 1
-	dev=$(losetup -f --show "$img") || return 1
-	loops+=("$dev")
-	printf '%s\n' "$dev"
+	REPLY=$(losetup -f --show "$img") || return 1
+	loops+=("$REPLY")
 }
 
-if ! dev1=$(new_loop 1) || ! dev2=$(new_loop 2); then
+if ! new_loop 1 || ! dev1=$REPLY || ! new_loop 2 || ! dev2=$REPLY; then
 	echo "SKIP: cannot set up loop devices"
 	exit 77
 fi
