@@ -46,6 +46,15 @@ static void close_once(void)
 	close(fd);
 }
 
+/* After a close event was answered: the quick retries, each "try at once"
+ * (no /proc/locks look first), then only the fallback: "look first". */
+static void expect_soon_retries_then_fallback(struct ddlp_waiter *w)
+{
+	for (int i = 0; i < SOON_RETRIES; i++)
+		ck_assert_msg(ddlp_waiter_wait(w, -1) == 1, "quick retry %d", i + 1);
+	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 0);
+}
+
 START_TEST(test_close_then_soon_retries_then_fallback)
 {
 	struct ddlp_waiter *w;
@@ -54,14 +63,9 @@ START_TEST(test_close_then_soon_retries_then_fallback)
 	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 	ck_assert_int_eq(ddlp_waiter_watch(w, file), 0); /* watched once */
 	close_once();
-	/* the close: try at once */
+	/* the close: try at once; the holder may still be letting go */
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
-	/* the holder may still be letting go: a few quick retries, each
-	 * "try at once" (no /proc/locks look first) */
-	for (int i = 0; i < SOON_RETRIES; i++)
-		ck_assert_msg(ddlp_waiter_wait(w, -1) == 1, "quick retry %d", i + 1);
-	/* then only the fallback interval: "look first" */
-	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 0);
+	expect_soon_retries_then_fallback(w);
 	ddlp_waiter_free(w);
 }
 END_TEST
@@ -79,9 +83,7 @@ START_TEST(test_event_restarts_soon_retries)
 	/* another close in the middle of the quick retries: all of them again */
 	close_once();
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
-	for (int i = 0; i < SOON_RETRIES; i++)
-		ck_assert_msg(ddlp_waiter_wait(w, -1) == 1, "quick retry %d", i + 1);
-	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 0);
+	expect_soon_retries_then_fallback(w);
 	ddlp_waiter_free(w);
 }
 END_TEST
