@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "test-common.h"
+#include "stress-round.h"
 
 #define PROCS 3
 #define THREADS 3
@@ -31,8 +32,7 @@
 #define WAIT_MS 60000
 
 struct shared_state {
-	int excl[TEST_DRIVES];
-	int shared[TEST_DRIVES];
+	struct holder_count holders[TEST_DRIVES];
 	int violations;
 	int errors;
 	int first_error;
@@ -66,23 +66,8 @@ static const char *pick_form(int d, unsigned *seed)
 
 static void enter(int d, enum ddlp_mode mode)
 {
-	if (mode == DDLP_EXCLUSIVE) {
-		if (__atomic_add_fetch(&st->excl[d], 1, __ATOMIC_SEQ_CST) != 1 ||
-		    __atomic_load_n(&st->shared[d], __ATOMIC_SEQ_CST) != 0)
-			__atomic_fetch_add(&st->violations, 1, __ATOMIC_SEQ_CST);
-	} else {
-		__atomic_add_fetch(&st->shared[d], 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&st->excl[d], __ATOMIC_SEQ_CST) != 0)
-			__atomic_fetch_add(&st->violations, 1, __ATOMIC_SEQ_CST);
-	}
-}
-
-static void leave(int d, enum ddlp_mode mode)
-{
-	if (mode == DDLP_EXCLUSIVE)
-		__atomic_sub_fetch(&st->excl[d], 1, __ATOMIC_SEQ_CST);
-	else
-		__atomic_sub_fetch(&st->shared[d], 1, __ATOMIC_SEQ_CST);
+	if (holders_enter(&st->holders[d], mode))
+		__atomic_fetch_add(&st->violations, 1, __ATOMIC_SEQ_CST);
 }
 
 static void note_error(int r, const char *spec)
@@ -103,26 +88,10 @@ static void *worker_thread(void *arg)
 		struct ddlp_lock *l;
 		int r;
 
-		if (rand_r(&seed) % 3 == 0) {
-			/* both drives at once, in random order */
-			drive[0] = (int)(rand_r(&seed) % 2);
-			drive[1] = 1 - drive[0];
-			n = 2;
-		} else {
-			drive[0] = (int)(rand_r(&seed) % 2);
-			n = 1;
-		}
-		for (int k = 0; k < n; k++) {
+		n = stress_pick(&seed, drive, req);
+		for (int k = 0; k < n; k++)
 			req[k].spec = pick_form(drive[k], &seed);
-			req[k].mode = rand_r(&seed) % 2 ? DDLP_EXCLUSIVE : DDLP_SHARED;
-		}
-		r = n == 1 ? ddlp_lock(req[0].spec, req[0].mode, 0, 0, &l)
-		           : ddlp_lock_many(req, 2, 0, 0, &l);
-		if (r == -EBUSY) {
-			__atomic_fetch_add(&st->waits, 1, __ATOMIC_RELAXED);
-			r = n == 1 ? ddlp_lock(req[0].spec, req[0].mode, WAIT_MS, 0, &l)
-			           : ddlp_lock_many(req, 2, WAIT_MS, 0, &l);
-		}
+		r = stress_lock(req, n, WAIT_MS, 0, &st->waits, &l);
 		if (r < 0) {
 			note_error(r, req[0].spec);
 			continue;
@@ -134,7 +103,7 @@ static void *worker_thread(void *arg)
 		else
 			sched_yield();
 		for (int k = 0; k < n; k++)
-			leave(drive[k], req[k].mode);
+			holders_leave(&st->holders[drive[k]], req[k].mode);
 		r = ddlp_unlock(l);
 		if (r < 0)
 			note_error(r, "unlock");
@@ -190,8 +159,8 @@ START_TEST(test_stress)
 	ck_assert_int_eq(st->violations, 0);
 	ck_assert_int_eq(st->rounds, expected);
 	for (int d = 0; d < TEST_DRIVES; d++) {
-		ck_assert_int_eq(st->excl[d], 0);
-		ck_assert_int_eq(st->shared[d], 0);
+		ck_assert_int_eq(st->holders[d].excl, 0);
+		ck_assert_int_eq(st->holders[d].shared, 0);
 		ck_assert_int_eq(proclocks_count(&host.d[d].dev_st, NULL, 0), 0);
 		ck_assert_int_eq(proclocks_count(&host.d[d].alias_st, NULL, 0), 0);
 	}

@@ -112,6 +112,7 @@
 #include <unistd.h>
 
 #include "ddlp.h"
+#include "../../stress-round.h"
 
 static const struct {
 	int e;
@@ -654,8 +655,7 @@ static struct stress_state *sst;
 /* The holders of each drive that the overlap checker counts: in a file
  * named by VMTOOL_CHECKER when several runs share it, else private. */
 struct checker {
-	int excl[2];
-	int shared[2];
+	struct holder_count holders[2];
 	int overlaps;
 };
 
@@ -698,23 +698,8 @@ static unsigned stress_flags = DDLP_LOCK_NO_REPROBE;
 
 static void enter(int d, enum ddlp_mode mode)
 {
-	if (mode == DDLP_EXCLUSIVE) {
-		if (__atomic_add_fetch(&chk->excl[d], 1, __ATOMIC_SEQ_CST) != 1 ||
-		    __atomic_load_n(&chk->shared[d], __ATOMIC_SEQ_CST) != 0)
-			overlap();
-	} else {
-		__atomic_add_fetch(&chk->shared[d], 1, __ATOMIC_SEQ_CST);
-		if (__atomic_load_n(&chk->excl[d], __ATOMIC_SEQ_CST) != 0)
-			overlap();
-	}
-}
-
-static void leave(int d, enum ddlp_mode mode)
-{
-	if (mode == DDLP_EXCLUSIVE)
-		__atomic_sub_fetch(&chk->excl[d], 1, __ATOMIC_SEQ_CST);
-	else
-		__atomic_sub_fetch(&chk->shared[d], 1, __ATOMIC_SEQ_CST);
+	if (holders_enter(&chk->holders[d], mode))
+		overlap();
 }
 
 static void note_error(int r, const char *spec)
@@ -762,26 +747,11 @@ static void stress_round(unsigned *seedp)
 		struct ddlp_lock *l = NULL;
 		int r;
 
-		if (rand_r(&seed) % 3 == 0) {
-			drive[0] = (int)(rand_r(&seed) % 2);
-			drive[1] = 1 - drive[0];
-			n = 2;
-		} else {
-			drive[0] = (int)(rand_r(&seed) % 2);
-			n = 1;
-		}
-		for (int k = 0; k < n; k++) {
+		n = stress_pick(&seed, drive, req);
+		for (int k = 0; k < n; k++)
 			req[k].spec = forms[drive[k]][rand_r(&seed) % (unsigned)n_forms[drive[k]]];
-			req[k].mode = rand_r(&seed) % 2 ? DDLP_EXCLUSIVE : DDLP_SHARED;
-		}
 		/* try once, then wait without limit: a deadlock shows as a stall */
-		r = n == 1 ? ddlp_lock(req[0].spec, req[0].mode, 0, stress_flags, &l)
-		           : ddlp_lock_many(req, 2, 0, stress_flags, &l);
-		if (r == -EBUSY) {
-			__atomic_fetch_add(&sst->waited, 1, __ATOMIC_RELAXED);
-			r = n == 1 ? ddlp_lock(req[0].spec, req[0].mode, -1, stress_flags, &l)
-			           : ddlp_lock_many(req, 2, -1, stress_flags, &l);
-		}
+		r = stress_lock(req, n, -1, stress_flags, &sst->waited, &l);
 		if (r < 0) {
 			note_error(r, req[0].spec);
 			continue; /* out of the round, which does not count */
@@ -797,7 +767,7 @@ static void stress_round(unsigned *seedp)
 		else
 			sched_yield();
 		for (int k = 0; k < n; k++)
-			leave(drive[k], req[k].mode);
+			holders_leave(&chk->holders[drive[k]], req[k].mode);
 		r = ddlp_unlock(l);
 		if (r < 0)
 			note_error(r, "unlock");
@@ -921,8 +891,8 @@ static int cmd_stress(int argc, char **argv)
 			last = now_rounds;
 			last_change = time(NULL);
 		} else if (time(NULL) - last_change > 120) {
-			printf("STALL rounds=%ld excl=%d,%d shared=%d,%d\n", now_rounds, chk->excl[0],
-			       chk->excl[1], chk->shared[0], chk->shared[1]);
+			printf("STALL rounds=%ld excl=%d,%d shared=%d,%d\n", now_rounds, chk->holders[0].excl,
+			       chk->holders[1].excl, chk->holders[0].shared, chk->holders[1].shared);
 			fflush(stdout);
 			stalled = 1;
 			/* what everybody holds, for the report */
@@ -1033,8 +1003,8 @@ static int soak_progress(long *last, time_t *last_change, int stall)
 	}
 	if (time(NULL) - *last_change <= stall)
 		return 0;
-	printf("STALL rounds=%ld excl=%d,%d shared=%d,%d paused=%d\n", now, chk->excl[0],
-	       chk->excl[1], chk->shared[0], chk->shared[1],
+	printf("STALL rounds=%ld excl=%d,%d shared=%d,%d paused=%d\n", now, chk->holders[0].excl,
+	       chk->holders[1].excl, chk->holders[0].shared, chk->holders[1].shared,
 	       __atomic_load_n(&soak_paused, __ATOMIC_SEQ_CST));
 	if (system("echo '# /proc/locks:'; sed 's/^/#   /' /proc/locks") < 0)
 		printf("# (no /proc/locks)\n");
