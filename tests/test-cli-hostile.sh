@@ -31,51 +31,9 @@ set -u
 # bytes, not characters: lengths and patterns below are byte-wise
 export LC_ALL=C
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root (loop devices, mknod)"
-	exit 77
-fi
-for prog in losetup mknod truncate flock dd iconv; do
-	if ! command -v "$prog" >/dev/null 2>&1; then
-		echo "SKIP: $prog not found"
-		exit 77
-	fi
-done
+. "$(dirname "$0")/cli-common.sh"
+cli_setup test-cli-hostile losetup mknod truncate flock dd iconv
 
-builddir=${abs_top_builddir:-${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}}
-tool=$builddir/src/ddlp-lock
-if [ ! -x "$tool" ]; then
-	echo "FAIL: $tool not built"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-cli-hostile.XXXXXX") || exit 99
-chmod 755 "$tmp" # uid 65534 must reach the nodes and the marker directory
-loops=()
-bg_pids=()
-
-cleanup() {
-	local p l
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${bg_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for l in "${loops[@]}"; do
-		losetup -d "$l" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' INT TERM HUP
-
-npass=0
-nfail=0
-pass() { echo "PASS: $*"; npass=$((npass + 1)); }
-fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
-skip() { echo "SKIP: $*"; }
 
 # printable STRING: how ddlp-lock shows a name in a message (into REPLY):
 # printable ASCII and valid UTF-8 as they are, other bytes as \xHH (the

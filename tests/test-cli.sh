@@ -11,45 +11,8 @@
 # with a generous limit only against hanging.
 set -u
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: needs root (loop devices)"
-	exit 77
-fi
-for prog in losetup mknod truncate; do
-	if ! command -v "$prog" >/dev/null 2>&1; then
-		echo "SKIP: $prog not found (loop devices)"
-		exit 77
-	fi
-done
-
-builddir=${abs_top_builddir:-${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}}
-tool=$builddir/src/ddlp-lock
-if [ ! -x "$tool" ]; then
-	echo "FAIL: $tool not built"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/test-cli.XXXXXX") || exit 99
-chmod 755 "$tmp" # an unprivileged user must reach the alias nodes in it
-loops=()
-bg_pids=()
-
-cleanup() {
-	local p l
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null
-	done
-	for p in "${bg_pids[@]}"; do
-		wait "$p" 2>/dev/null
-	done
-	for l in "${loops[@]}"; do
-		losetup -d "$l" 2>/dev/null
-	done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 99' INT TERM HUP
+. "$(dirname "$0")/cli-common.sh"
+cli_setup test-cli losetup mknod truncate
 
 # new_loop N: a loop device on a new 1 MiB image, in REPLY (not printed:
 # in a command substitution, loops+= would not reach the cleanup)
@@ -65,11 +28,6 @@ if ! new_loop 1 || ! dev1=$REPLY || ! new_loop 2 || ! dev2=$REPLY; then
 	exit 77
 fi
 
-npass=0
-nfail=0
-pass() { echo "PASS: $*"; npass=$((npass + 1)); }
-fail() { echo "FAIL: $*"; nfail=$((nfail + 1)); }
-skip() { echo "SKIP: $*"; }
 
 # run ARGS...: run the tool; sets rc, out, err
 run() {
