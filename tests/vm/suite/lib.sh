@@ -202,6 +202,19 @@ try_each() {
 # Whether /proc/locks has any lock on PATH's inode.
 no_locks_on() { [ -z "$("$VMTOOL" proclocks "$1")" ]; }
 
+# locked_nodes_of X...: the nodes of drives X... (block, sg, bsg and the
+# suite's mknod alias) that still have a lock in /proc/locks, on one line
+locked_nodes_of() {
+	local x n why=
+	for x in "$@"; do
+		for n in /dev/$x /dev/$(sg_of $x) /dev/$(bsg_of $x) "$(make_alias /dev/$x)"; do
+			[ -e "$n" ] || continue
+			no_locks_on "$n" || why="$why $n"
+		done
+	done
+	echo "$why"
+}
+
 # Drive facts from sysfs, without the library.  Shell builtins only, and
 # the _NAME forms set REPLY instead of printing (no subshell): under TCG
 # every fork costs tens of milliseconds and every exec of a host program a

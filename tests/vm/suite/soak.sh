@@ -180,14 +180,9 @@ chk_held=$(od -An -td4 -N16 "$VMTOOL_CHECKER" 2>/dev/null | tr -s ' ' | sed 's/^
 if [ "${chk_overlaps:-x}" = 0 ] && [ "$chk_held" = "0 0 0 0" ]; then
 	pass "shared checker: 0 overlaps between any two participants, no holder counted at the end"
 else
-	fail "shared checker: overlaps ${chk_overlaps:-?}, holders at the end (excl A B, shared A B): ${chk_held:-?}"
+	fail "shared checker: overlaps ${chk_overlaps:-?}, holders at the end (excl A, shared A, excl B, shared B): ${chk_held:-?}"
 fi
-why=
-for n in /dev/$A /dev/$B /dev/$(sg_of $A) /dev/$(sg_of $B) /dev/$(bsg_of $A) /dev/$(bsg_of $B) \
-	"$(make_alias /dev/$A)" "$(make_alias /dev/$B)"; do
-	[ -e "$n" ] || continue
-	no_locks_on "$n" || why="$why $n"
-done
+why=$(locked_nodes_of $A $B)
 if [ -z "$why" ]; then pass "no lock left behind"; else fail "no lock left behind:$why"; fi
 
 echo "# soak summary: duration ${duration} s; stress runs $runs, rounds $rounds; locker locks $locks;" \

@@ -38,12 +38,7 @@ for backend in ofd posix; do
 	else
 		fail "stress [$backend]: every round ends without overlap or error (status $rc: $out)"
 	fi
-	why=
-	for n in /dev/$A /dev/$B /dev/$(sg_of $A) /dev/$(sg_of $B) /dev/$(bsg_of $A) /dev/$(bsg_of $B) \
-		"$(make_alias /dev/$A)" "$(make_alias /dev/$B)"; do
-		[ -e "$n" ] || continue
-		no_locks_on "$n" || why="$why $n"
-	done
+	why=$(locked_nodes_of $A $B)
 	if [ -z "$why" ]; then pass "stress [$backend]: no lock left behind"; else fail "stress [$backend]: no lock left behind:$why"; fi
 done
 
