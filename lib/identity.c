@@ -248,7 +248,7 @@ static bool dirname_n(char *path, int n)
  * the device's directory ("../../devices/...").  libudev's
  * udev_device_new_from_devnum() reads the same link, then resolves it a
  * second time one path component at a time (an openat and an fstat per
- * component: about 45 system calls for a SCSI CD drive, half of what a
+ * component: about 49 system calls for a SCSI CD drive, half of what a
  * whole lock cost; bench/README.md).  Here it takes one readlink, plus one
  * readlink of "subsystem" for a character device or one faccessat of
  * "partition" for a block device.  libudev stays the source of what only
