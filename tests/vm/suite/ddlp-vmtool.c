@@ -62,9 +62,12 @@
  *   soak [--seconds S] [--interval I] [--warmup W] [--threads T]
  *        [--stall N] SPECS_A SPECS_B
  *       One long-lived process of T threads (default 2) doing the rounds
- *       of stress for S seconds (default 60).  Every I seconds (default
- *       10) the threads stop between two rounds, so that nothing is
- *       locked, and it prints
+ *       of stress for S seconds (default 60).  It prints
+ *         START seconds=S interval=I warmup=W threads=T
+ *       first (so that stdout's buffer exists before any sample: stdio
+ *       allocates it at the first write).  Every I seconds (default 10)
+ *       the threads stop between two rounds, so that nothing is locked,
+ *       and it prints
  *         SAMPLE t=SEC locks=N fds=F rss_kb=R heap=H
  *       (F: its open descriptors, R: VmRSS, H: malloc's bytes in use,
  *       mallinfo2), then at the end
@@ -1042,6 +1045,9 @@ static int cmd_soak(int argc, char **argv)
 		warmup = seconds / 6 < 30 ? seconds / 6 : 30;
 	if (stress_setup(argv + i) < 0)
 		return 3;
+	printf("START seconds=%ld interval=%ld warmup=%ld threads=%d\n", seconds, interval, warmup,
+	       threads);
+	fflush(stdout);
 	start = time(NULL);
 	last_change = start;
 	for (int k = 0; k < threads; k++)

@@ -30,9 +30,11 @@
 #     bytes in use is exactly what is allocated):
 #       heap (mallinfo2 uordblks, taken while nothing is held) grows by at
 #       most 4 KiB: what stays allocated then must be the same at every
-#       sample; 4 KiB leaves room for one buffer first used late (stdio's
-#       is 4 KiB), not for a leak per lock: 16 bytes a lock pass it after
-#       256 locks, and a locker takes about 20 locks a second under TCG;
+#       sample (stdout's 4 KiB buffer is made before the first sample, by
+#       the locker's START line); 4 KiB leaves room for one buffer that
+#       glibc first uses late, not for a leak per lock: 16 bytes a lock
+#       pass it after 256 locks, and a locker takes about 20 locks a
+#       second under TCG;
 #       VmRSS grows by at most 256 KiB (64 pages): it counts pages, thread
 #       stacks and glibc's kept free memory; a leak outside malloc (a
 #       mapping, a thread) shows here;
