@@ -567,8 +567,8 @@ static int floor_lock_unlock(void)
 
 static struct stats lock_stats, floor_stats;
 
-/* One /proc/locks read as libddlp's pre-check makes it (fopen, getline to
- * the end, fclose). */
+/* One /proc/locks read as libddlp's friendly check makes it after a
+ * fallback wake-up (fopen, getline to the end, fclose). */
 static int read_proc_locks(void)
 {
 	FILE *f = fopen("/proc/locks", "re");
@@ -608,7 +608,7 @@ static void proc_locks_cost(void)
 		}
 		s[g] = stats_of(v, N);
 	}
-	row("1", "one read of /proc/locks (libddlp's pre-check), medians: back to back; 10 ms "
+	row("1", "one read of /proc/locks (libddlp's friendly check), medians: back to back; 10 ms "
 	         "apart; 100 ms apart",
 	    NULL, NULL, "%.3f ms; %.3f ms; %.3f ms (p90 %.3f)", ms(s[0].p50), ms(s[1].p50),
 	    ms(s[2].p50), ms(s[2].p90));
@@ -617,8 +617,8 @@ static void proc_locks_cost(void)
 	kv("proclocks_100ms_ms", "%.3f", ms(s[2].p50));
 }
 
-/* The floor after a resolution: what libddlp would cost without its
- * /proc/locks pre-check (and without the fstat checks). */
+/* The floor after a resolution: what libddlp would cost without its own
+ * bookkeeping (registry, fstat checks). */
 static int model_lock_unlock(void)
 {
 	struct ddlp_drive *d;
@@ -759,8 +759,8 @@ static void section_lock(void)
 	row("1", "lock / unlock separately, medians: libddlp; floor", NULL, NULL,
 	    "%.3f / %.3f ms; %.3f / %.3f ms", ms(sl[V_LIB].p50), ms(su[V_LIB].p50),
 	    ms(sl[V_FLOOR].p50), ms(su[V_FLOOR].p50));
-	row("1", "model: ddlp_drive_resolve() + the floor, i.e. libddlp without its /proc/locks "
-	         "pre-check (median / p90; / floor)",
+	row("1", "model: ddlp_drive_resolve() + the floor, i.e. libddlp without its own "
+	         "bookkeeping (median / p90; / floor)",
 	    NULL, NULL, "%.3f / %.3f ms; %.2fx", ms(st[V_MODEL].p50), ms(st[V_MODEL].p90),
 	    (double)st[V_MODEL].p50 / (double)floor_stats.p50);
 	if (floor_busy)
