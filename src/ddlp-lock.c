@@ -851,15 +851,30 @@ static void json_state_fields(struct json *j, const struct drive_state *s)
 	j_close(j, ']');
 }
 
+/* A name for the text output (--resolve, --status, --list) as printable()
+ * shows it: the spec and an alias path come from the caller, and a line
+ * of the text output must neither split nor drive the terminal.  --json
+ * gives the exact bytes. */
+struct shown {
+	char s[4 * PATH_MAX + 8];
+};
+
+static const char *shown(struct shown *b, const char *name)
+{
+	printable(name, b->s, sizeof(b->s));
+	return b->s;
+}
+
 static void text_resolve(const struct ddlp_drive *d)
 {
 	size_t n = ddlp_drive_get_node_count(d);
 	const char *pn = ddlp_drive_get_persistent_name(d);
+	struct shown b;
 
-	printf("spec:            %s\n", ddlp_drive_get_spec(d));
+	printf("spec:            %s\n", shown(&b, ddlp_drive_get_spec(d)));
 	printf("id:              %s\n", ddlp_drive_get_id(d));
-	printf("persistent name: %s\n", pn ? pn : "-");
-	printf("syspath:         %s\n", ddlp_drive_get_syspath(d));
+	printf("persistent name: %s\n", pn ? shown(&b, pn) : "-");
+	printf("syspath:         %s\n", shown(&b, ddlp_drive_get_syspath(d)));
 	printf("nodes, in lock order:\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ddlp_node *node = ddlp_drive_get_node(d, i);
@@ -868,7 +883,7 @@ static void text_resolve(const struct ddlp_drive *d)
 		char num[32];
 
 		snprintf(num, sizeof(num), "%u:%u", major(dev), minor(dev));
-		printf("  %-20s %-5s %-9s O_EXCL: %-5s%s%s\n", ddlp_node_get_path(node),
+		printf("  %-20s %-5s %-9s O_EXCL: %-5s%s%s\n", shown(&b, ddlp_node_get_path(node)),
 		       ddlp_node_kind_name(ddlp_node_get_kind(node)), num,
 		       excl_name(ddlp_node_get_excl(node)), fl & DDLP_NODE_NAMED ? " named" : "",
 		       fl & DDLP_NODE_ALIAS ? " alias" : "");
@@ -911,19 +926,21 @@ static void text_drive_line(const struct ddlp_drive *d, const struct drive_state
 	char state[1024];
 	const char *pn = ddlp_drive_get_persistent_name(d);
 	size_t n = ddlp_drive_get_node_count(d);
+	struct shown b, bs; /* (a holder's command name is the holder's choice too) */
 
 	state_text(s, state, sizeof(state));
+	shown(&bs, state);
 	if (spec) {
-		printf("%s: %s\n", spec, state);
+		printf("%s: %s\n", shown(&b, spec), bs.s);
 		return;
 	}
 	printf("%s", ddlp_drive_get_id(d));
 	if (pn)
-		printf(" [%s]", pn);
+		printf(" [%s]", shown(&b, pn));
 	printf(":");
 	for (size_t i = 0; i < n; i++)
-		printf(" %s", ddlp_node_get_path(ddlp_drive_get_node(d, i)));
-	printf(": %s\n", state);
+		printf(" %s", shown(&b, ddlp_node_get_path(ddlp_drive_get_node(d, i))));
+	printf(": %s\n", bs.s);
 }
 
 static int do_status(const struct options *o, char **specs, int n)

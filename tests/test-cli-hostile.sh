@@ -111,6 +111,9 @@ read -r maj min < <(stat -L -c '%t %T' "$dev")
 maj=$((16#$maj))
 min=$((16#$min))
 mknod -m 0600 "$tmp/alias" b "$maj" "$min"
+# a name that would drive the terminal, on a path that leads to the drive:
+# the text output of --resolve and --status must show it escaped too
+ln -s "$dev" "$tmp/"$'drive\e[31m\tlink'
 mknod -m 0600 "$tmp/alias600" b "$maj" "$min"
 mknod -m 0600 "$tmp/private/node" b "$maj" "$min"
 mknod -m 0600 "$tmp/null-copy" c 1 3
@@ -280,6 +283,7 @@ fi
 # hostile ones
 add "loop device" 0 "" "$dev"
 add "mknod alias" 0 "" "$tmp/alias"
+add "escape sequence in a symlink's name, to the loop device" 0 "" "$tmp/"$'drive\e[31m\tlink'
 add "/proc/self/fd of the loop device" 0 "" $P9 "fd=$dev"
 add "/dev/../dev/loopN" 0 "" "/dev/../dev/${dev#/dev/}"
 if [ -b "$part" ]; then
@@ -336,6 +340,12 @@ os.execvp(sys.argv[1], sys.argv[1:])' "${pre[@]}" "$tool" "$@"
 	rc=$?
 	out=$(cat "$tmp/out")
 	err=$(cat "$tmp/err")
+}
+
+# has_control TEXT: whether TEXT has a control character other than a
+# newline (C0, DEL, C1 as UTF-8)
+has_control() {
+	printf '%s' "$1" | grep -qaP '[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]'
 }
 
 # message NAME REASON SHOW: the last stderr is one line, "ddlp-lock: ...",
@@ -475,17 +485,19 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		else
 			nothing_locked "$name" && pass "$name: 0, the command ran"
 		fi
+		# (the text output shows names as messages do: escaped)
 		invoke "$o" --resolve -- "$spec"
-		if [ "$rc" -eq 0 ] && [[ $out == *"id:"*"block:${dev#/dev/}"* ]]; then
+		if [ "$rc" -eq 0 ] && [[ $out == *"id:"*"block:${dev#/dev/}"* ]] &&
+			[[ $out == "spec:            $show"$'\n'* ]] && ! has_control "$out"; then
 			pass "$name: --resolve"
 		else
-			fail "$name: --resolve: exit $rc: $out $err"
+			fail "$name: --resolve: exit $rc: $(printf '%q' "$out") $err"
 		fi
 		invoke "$o" --status -- "$spec"
-		if [ "$rc" -eq 0 ] && [ "$out" = "$spec: free" ]; then
+		if [ "$rc" -eq 0 ] && [ "$out" = "$show: free" ]; then
 			pass "$name: --status"
 		else
-			fail "$name: --status: exit $rc: $out $err"
+			fail "$name: --status: exit $rc: $(printf '%q' "$out") $err"
 		fi
 		continue
 	fi
