@@ -209,7 +209,8 @@ void ddlp_waiter_free(struct ddlp_waiter *w);
 /* Also watch path for closes.  Returns 1 when the watch is new, else 0. */
 int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path);
 void ddlp_waiter_drain(struct ddlp_waiter *w);
-/* 1 when woken by a close event, 0 after the fallback interval,
+/* 1 when woken by a close event or at a quick retry after one (try at
+ * once), 0 after the fallback interval (check /proc/locks first),
  * -ETIMEDOUT at the deadline. */
 int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms);
 
