@@ -855,11 +855,11 @@ static void json_state_fields(struct json *j, const struct drive_state *s)
  * shows it: the spec and an alias path come from the caller, and a line
  * of the text output must neither split nor drive the terminal.  --json
  * gives the exact bytes. */
-struct shown {
+struct text_name {
 	char s[4 * PATH_MAX + 8];
 };
 
-static const char *shown(struct shown *b, const char *name)
+static const char *text_name(struct text_name *b, const char *name)
 {
 	printable(name, b->s, sizeof(b->s));
 	return b->s;
@@ -869,12 +869,12 @@ static void text_resolve(const struct ddlp_drive *d)
 {
 	size_t n = ddlp_drive_get_node_count(d);
 	const char *pn = ddlp_drive_get_persistent_name(d);
-	struct shown b;
+	struct text_name b;
 
-	printf("spec:            %s\n", shown(&b, ddlp_drive_get_spec(d)));
+	printf("spec:            %s\n", text_name(&b, ddlp_drive_get_spec(d)));
 	printf("id:              %s\n", ddlp_drive_get_id(d));
-	printf("persistent name: %s\n", pn ? shown(&b, pn) : "-");
-	printf("syspath:         %s\n", shown(&b, ddlp_drive_get_syspath(d)));
+	printf("persistent name: %s\n", pn ? text_name(&b, pn) : "-");
+	printf("syspath:         %s\n", text_name(&b, ddlp_drive_get_syspath(d)));
 	printf("nodes, in lock order:\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ddlp_node *node = ddlp_drive_get_node(d, i);
@@ -883,7 +883,8 @@ static void text_resolve(const struct ddlp_drive *d)
 		char num[32];
 
 		snprintf(num, sizeof(num), "%u:%u", major(dev), minor(dev));
-		printf("  %-20s %-5s %-9s O_EXCL: %-5s%s%s\n", shown(&b, ddlp_node_get_path(node)),
+		printf("  %-20s %-5s %-9s O_EXCL: %-5s%s%s\n",
+		       text_name(&b, ddlp_node_get_path(node)),
 		       ddlp_node_kind_name(ddlp_node_get_kind(node)), num,
 		       excl_name(ddlp_node_get_excl(node)), fl & DDLP_NODE_NAMED ? " named" : "",
 		       fl & DDLP_NODE_ALIAS ? " alias" : "");
@@ -926,20 +927,20 @@ static void text_drive_line(const struct ddlp_drive *d, const struct drive_state
 	char state[1024];
 	const char *pn = ddlp_drive_get_persistent_name(d);
 	size_t n = ddlp_drive_get_node_count(d);
-	struct shown b, bs; /* (a holder's command name is the holder's choice too) */
+	struct text_name b, bs; /* (a holder's command name is the holder's choice too) */
 
 	state_text(s, state, sizeof(state));
-	shown(&bs, state);
+	text_name(&bs, state);
 	if (spec) {
-		printf("%s: %s\n", shown(&b, spec), bs.s);
+		printf("%s: %s\n", text_name(&b, spec), bs.s);
 		return;
 	}
 	printf("%s", ddlp_drive_get_id(d));
 	if (pn)
-		printf(" [%s]", shown(&b, pn));
+		printf(" [%s]", text_name(&b, pn));
 	printf(":");
 	for (size_t i = 0; i < n; i++)
-		printf(" %s", shown(&b, ddlp_node_get_path(ddlp_drive_get_node(d, i))));
+		printf(" %s", text_name(&b, ddlp_node_get_path(ddlp_drive_get_node(d, i))));
 	printf(": %s\n", bs.s);
 }
 
