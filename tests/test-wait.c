@@ -19,6 +19,8 @@
 
 static char dir[] = "/tmp/test-wait.XXXXXX";
 static char file[sizeof(dir) + 8];
+/* a waiter watching file, made by the fixture */
+static struct ddlp_waiter *w;
 
 static void setup(void)
 {
@@ -29,10 +31,14 @@ static void setup(void)
 	fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
+	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
+	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 }
 
 static void teardown(void)
 {
+	ddlp_waiter_free(w);
+	w = NULL;
 	unlink(file);
 	rmdir(dir);
 	snprintf(dir, sizeof(dir), "/tmp/test-wait.XXXXXX");
@@ -48,7 +54,7 @@ static void close_once(void)
 
 /* After a close event was answered: the quick retries, each "try at once"
  * (no /proc/locks look first), then only the fallback: "look first". */
-static void expect_soon_retries_then_fallback(struct ddlp_waiter *w)
+static void expect_soon_retries_then_fallback(void)
 {
 	for (int i = 0; i < SOON_RETRIES; i++)
 		ck_assert_msg(ddlp_waiter_wait(w, -1) == 1, "quick retry %d", i + 1);
@@ -57,25 +63,16 @@ static void expect_soon_retries_then_fallback(struct ddlp_waiter *w)
 
 START_TEST(test_close_then_soon_retries_then_fallback)
 {
-	struct ddlp_waiter *w;
-
-	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 0); /* watched once */
+	ck_assert_int_eq(ddlp_waiter_watch(w, file), 0); /* watched once (the fixture did) */
 	close_once();
 	/* the close: try at once; the holder may still be letting go */
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
-	expect_soon_retries_then_fallback(w);
-	ddlp_waiter_free(w);
+	expect_soon_retries_then_fallback();
 }
 END_TEST
 
 START_TEST(test_event_restarts_soon_retries)
 {
-	struct ddlp_waiter *w;
-
-	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 	close_once();
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
@@ -83,52 +80,36 @@ START_TEST(test_event_restarts_soon_retries)
 	/* another close in the middle of the quick retries: all of them again */
 	close_once();
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 1);
-	expect_soon_retries_then_fallback(w);
-	ddlp_waiter_free(w);
+	expect_soon_retries_then_fallback();
 }
 END_TEST
 
 START_TEST(test_no_event_is_fallback)
 {
-	struct ddlp_waiter *w;
-
-	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 	/* nothing closed: the fallback interval, "look first" */
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 0);
-	ddlp_waiter_free(w);
 }
 END_TEST
 
 START_TEST(test_deadline)
 {
-	struct ddlp_waiter *w;
-
-	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 	/* a deadline that has passed ends the wait, events or not */
 	ck_assert_int_eq(ddlp_waiter_wait(w, ddlp_now_ms() - 1), -ETIMEDOUT);
 	close_once();
 	ck_assert_int_eq(ddlp_waiter_wait(w, ddlp_now_ms() - 1), -ETIMEDOUT);
-	/* a deadline shorter than the fallback: the wait ends there */
-	ck_assert_int_eq(ddlp_waiter_wait(w, ddlp_now_ms() + 20), 1); /* the close above */
+	/* with time left, the close above (still pending) answers at once */
+	ck_assert_int_eq(ddlp_waiter_wait(w, ddlp_now_ms() + 20), 1);
 	ddlp_waiter_drain(w);
-	ddlp_waiter_free(w);
 }
 END_TEST
 
 START_TEST(test_drain_forgets_events)
 {
-	struct ddlp_waiter *w;
-
-	ck_assert_int_eq(ddlp_waiter_new(&w), 0);
-	ck_assert_int_eq(ddlp_waiter_watch(w, file), 1);
 	close_once();
 	close_once();
 	/* events drained before an attempt are answered by that attempt */
 	ddlp_waiter_drain(w);
 	ck_assert_int_eq(ddlp_waiter_wait(w, -1), 0);
-	ddlp_waiter_free(w);
 }
 END_TEST
 
