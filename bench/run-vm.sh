@@ -84,7 +84,7 @@ for k in $drives; do
 		dir=$work/$name
 		mkdir -p "$dir"
 		vmopts=(--cd 0 --scsi-debug "$k" --timeout "$timeout" --out "$dir"
-			--env "LD_LIBRARY_PATH=$snap")
+			--env "LD_LIBRARY_PATH=$snap" --host-dir "$builddir")
 		[ "$d" = default ] || vmopts+=(--scsi-debug-opts "delay=$d")
 		title="$k scsi_debug drive$([ "$k" = 1 ] || echo s), delay=$d"
 		echo "== $title ($(date +%T), host load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
