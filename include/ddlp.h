@@ -116,7 +116,11 @@ enum ddlp_lock_flags {
 	DDLP_LOCK_INHERIT = 1u << 1,
 	/* Skip sibling nodes the caller may not open (EACCES) instead of
 	 * failing.  Such a lock does not protect the skipped nodes. */
-	DDLP_LOCK_PARTIAL = 1u << 2
+	DDLP_LOCK_PARTIAL = 1u << 2,
+	/* A signal whose handler runs while the call waits ends the wait with
+	 * -EINTR, nothing held or queued.  Without it signals are absorbed and
+	 * the wait goes on to its deadline. */
+	DDLP_LOCK_INTERRUPTIBLE = 1u << 3
 };
 
 struct ddlp_lock;
@@ -127,7 +131,8 @@ struct ddlp_lock;
  * to that long.
  * Errors: those of ddlp_drive_resolve(), and -EBUSY (busy, timeout_ms 0),
  * -ETIMEDOUT (still busy when the time ran out), -EACCES, -EMFILE,
- * -EINVAL (bad mode or flags), -EINTR never (waits are restarted).
+ * -EINVAL (bad mode or flags), -EINTR (only with DDLP_LOCK_INTERRUPTIBLE;
+ * otherwise waits are restarted).
  * On -EBUSY and -ETIMEDOUT, ddlp_last_conflict() tells which node refused.
  */
 int ddlp_lock(const char *spec, enum ddlp_mode mode, int timeout_ms,
@@ -172,6 +177,50 @@ enum ddlp_mode ddlp_lock_get_mode(const struct ddlp_lock *lock, size_t i);
  */
 int ddlp_lock_convert(struct ddlp_lock *lock, size_t i, enum ddlp_mode mode,
                       int timeout_ms);
+
+/*
+ * Hand a held lock to the programs this process starts, on purpose (what
+ * ddlp-lock(1) does for its command): with inheritable != 0 the lock's
+ * descriptors lose close-on-exec and stay open in fork() children (as with
+ * DDLP_LOCK_INHERIT), so the drive stays held until every copy is closed:
+ * this process's (ddlp_unlock()) and those of every program that inherited
+ * them.  0 restores the defaults.  In the POSIX-lock fallback only the
+ * O_EXCL claims and the flock are shared with children (POSIX locks belong
+ * to the process).  Returns 0, -EINVAL (NULL), -EBADF (a released lock).
+ */
+int ddlp_lock_set_inheritable(struct ddlp_lock *lock, int inheritable);
+
+/* ---------------------------------------------------------------- *
+ * Waiting that fits an event loop: a lock attempt
+ * ---------------------------------------------------------------- */
+
+struct ddlp_attempt;
+
+/*
+ * Start an attempt to lock the drive named by spec (flags as ddlp_lock()).
+ * Nothing is tried yet, but a pending exclusive attempt already takes its
+ * place in the drive's queue (doc/ddlp.txt), so shared requests wait
+ * behind it from now until it is taken or freed.
+ * Errors: those of ddlp_drive_resolve(), -EINVAL, -ENOMEM, -EMFILE.
+ */
+int ddlp_attempt_new(const char *spec, enum ddlp_mode mode, unsigned flags,
+                     struct ddlp_attempt **out);
+/* The same for several drives, all or nothing (see ddlp_lock_many()). */
+int ddlp_attempt_new_many(const struct ddlp_request *requests, size_t n,
+                          unsigned flags, struct ddlp_attempt **out);
+/* A descriptor to poll() for POLLIN: readable when the drive may have
+ * become free; then call ddlp_attempt_try().  Owned by the attempt. */
+int ddlp_attempt_get_fd(const struct ddlp_attempt *a);
+/* Try again after this many ms even without an event; -1: no need. */
+int ddlp_attempt_get_timeout_ms(const struct ddlp_attempt *a);
+/*
+ * One non-blocking step: 0 and *out the lock when taken (the attempt is
+ * then spent: free it); -EBUSY when not yet (ddlp_last_conflict() says
+ * why); another negative errno when it failed for good.
+ */
+int ddlp_attempt_try(struct ddlp_attempt *a, struct ddlp_lock **out);
+/* Cancel (or dispose of a spent attempt): nothing stays held or queued. */
+void ddlp_attempt_free(struct ddlp_attempt *a);
 
 /* ---------------------------------------------------------------- *
  * Why the calling thread's last ddlp_lock*() failed
