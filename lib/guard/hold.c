@@ -1,0 +1,479 @@
+/*
+ * The process's holds: one DDLP lock per drive that the program has open,
+ * the program's descriptors of that drive, and the release with the last
+ * of them.
+ *
+ * A hold is taken by libddlp (ddlp_lock(), with DDLP_LOCK_INHERIT so that
+ * fork children keep it, DDLP_LOCK_PARTIAL so that nodes the user may not
+ * open are left out as the program could not open them either, and
+ * DDLP_LOCK_NO_REPROBE: the guard asks udev to re-probe itself, only in
+ * the process that took the lock), or adopted from the former image after
+ * exec (state.c: raw descriptors, no libddlp handle).  The guard's lock
+ * descriptors ("lk") carry close-on-exec exactly when every program
+ * descriptor of the drive does, so that the lock goes wherever a
+ * descriptor of the drive goes.
+ *
+ * Locking rules:
+ *   - acq_mutex serialises acquisitions (ddlp_lock(), which may wait up to
+ *     -w seconds, and conversions); it is never taken by close paths;
+ *   - tab_mutex guards the list guard_holds, every field of every hold and
+ *     the descriptor marks of fdtrack.c; it is held for short work only
+ *     (no waiting for a drive), with every signal blocked, so that a
+ *     handler that closes a descriptor cannot deadlock on it;
+ *   - order: acq_mutex, then tab_mutex, then libddlp's registry locks;
+ *   - fork: libddlp's handlers are registered before ours (config.c), so
+ *     our prepare handler (tab_mutex) runs before libddlp's and the child
+ *     handlers run after it: the child may call libddlp.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "guard.h"
+
+static pthread_mutex_t acq_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t tab_mutex = PTHREAD_MUTEX_INITIALIZER;
+static __thread sigset_t tab_saved_mask;
+struct guard_hold *guard_holds;
+
+void guard_tab_lock(void)
+{
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&tab_mutex);
+	tab_saved_mask = old;
+}
+
+void guard_tab_unlock(void)
+{
+	sigset_t old = tab_saved_mask;
+
+	pthread_mutex_unlock(&tab_mutex);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static const char *mode_name(enum ddlp_mode m)
+{
+	return m == DDLP_EXCLUSIVE ? "exclusive" : "shared";
+}
+
+/* The holder part of a refusal: "/dev/sg0 held by cdrskin (pid 1234)",
+ * as ddlp-lock(1) says it. */
+static void describe_conflict(char *buf, size_t size)
+{
+	const struct ddlp_conflict *c = ddlp_last_conflict();
+	const char *name, *step;
+	pid_t pid;
+
+	if (!c) {
+		snprintf(buf, size, "a node of the drive");
+		return;
+	}
+	name = ddlp_conflict_get_holder_name(c);
+	step = ddlp_conflict_get_step(c);
+	pid = ddlp_conflict_get_holder_pid(c);
+	if (pid > 0 && name)
+		snprintf(buf, size, "%s held by %s (pid %ld)", ddlp_conflict_get_node(c), name, (long)pid);
+	else if (pid > 0)
+		snprintf(buf, size, "%s held by pid %ld", ddlp_conflict_get_node(c), (long)pid);
+	else
+		snprintf(buf, size, "%s (%s refused)", ddlp_conflict_get_node(c), step ? step : "lock");
+}
+
+static void report_refusal(const char *spec, int r, int64_t waited_ms)
+{
+	char why[512];
+
+	if (guard_cfg.quiet)
+		return;
+	if (r == -EBUSY || r == -ETIMEDOUT) {
+		describe_conflict(why, sizeof(why));
+		if (r == -ETIMEDOUT)
+			guard_say("%s: timed out after %.1f s: busy: %s", spec, (double)waited_ms / 1000.0, why);
+		else
+			guard_say("%s: busy: %s", spec, why);
+	} else {
+		guard_say("%s: cannot lock the drive: %s", spec, strerror(-r));
+	}
+}
+
+/* The guard's descriptors of a held libddlp lock, in lock order. */
+static void take_lk(struct guard_hold *h)
+{
+	const struct ddlp_lock_drive *ld = &h->lock->drives[0];
+
+	for (size_t k = 0; k < h->n_lk; k++)
+		guard_fd_set(h->lk[k].fd, GUARD_FD_NONE);
+	h->n_lk = 0;
+	for (size_t i = 0; i < ld->drive->n_nodes && i < DDLP_MAX_NODES; i++) {
+		const struct ddlp_node *n = &ld->drive->nodes[i];
+		struct guard_lk *l;
+
+		if (ld->held[i].fd < 0)
+			continue;
+		l = &h->lk[h->n_lk++];
+		l->fd = ld->held[i].fd;
+		l->kind = n->kind;
+		l->alias = (n->flags & DDLP_NODE_ALIAS) != 0;
+		l->type = n->type;
+		l->rdev = n->devnum;
+		l->ino_dev = n->inode_dev;
+		l->ino = n->inode;
+		guard_fd_set(l->fd, GUARD_FD_OWN);
+		if (h->inheritable)
+			guard_sys_fcntl(l->fd, F_SETFD, 0);
+	}
+	h->posix = h->lock->backend == DDLP_BACKEND_POSIX;
+}
+
+int guard_hold_sg_fd(const struct guard_hold *h)
+{
+	for (size_t k = 0; k < h->n_lk; k++)
+		if (h->lk[k].kind == DDLP_NODE_SG && !h->lk[k].alias)
+			return h->lk[k].fd;
+	return -1;
+}
+
+static struct guard_hold *find_id(const char *id)
+{
+	for (struct guard_hold *h = guard_holds; h; h = h->next)
+		if (strcmp(h->drive->id, id) == 0)
+			return h;
+	return NULL;
+}
+
+int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode)
+{
+	int r;
+
+	if (h->mode >= mode)
+		return 0;
+	if (!h->lock || h->n_lk == 0) {
+		if (!guard_cfg.quiet)
+			guard_say("%s: the drive is held shared by this process (from before exec): "
+			          "cannot make it exclusive", h->drive->spec);
+		return -EBUSY;
+	}
+	guard_enter();
+	guard_relocate++;
+	r = ddlp_lock_convert(h->lock, 0, DDLP_EXCLUSIVE, 0);
+	guard_relocate--;
+	guard_leave();
+	if (r == 0) {
+		h->mode = DDLP_EXCLUSIVE;
+		take_lk(h);
+		if (guard_cfg.verbose)
+			guard_say("%s: %s now held exclusive", h->drive->spec, h->drive->id);
+		guard_state_write();
+		return 0;
+	}
+	if (!guard_cfg.quiet) {
+		char why[512];
+
+		if (r == -EBUSY)
+			describe_conflict(why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "%s", strerror(-r));
+		guard_say("%s: held shared by this process, cannot make it exclusive: %s%s",
+		          h->drive->spec, r == -EBUSY ? "busy: " : "", why);
+	}
+	if (ddlp_lock_fd_at(h->lock, 0) == -EBADF) {
+		/* the conversion lost the drive: the program's descriptors stay,
+		 * unprotected, until it closes them */
+		for (size_t k = 0; k < h->n_lk; k++)
+			guard_fd_set(h->lk[k].fd, GUARD_FD_NONE);
+		h->n_lk = 0;
+		guard_state_write();
+	}
+	return -EBUSY;
+}
+
+int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_hold **out)
+{
+	struct guard_hold *h;
+	struct ddlp_lock *lock = NULL;
+	unsigned flags = DDLP_LOCK_INHERIT | DDLP_LOCK_PARTIAL | DDLP_LOCK_NO_REPROBE;
+	int64_t t0;
+	int r;
+
+	*out = NULL;
+	pthread_mutex_lock(&acq_mutex);
+	guard_tab_lock();
+	h = find_id(drive->id);
+	if (h) {
+		r = guard_hold_cover(h, mode);
+		if (r == 0) {
+			h->pending++;
+			*out = h;
+		}
+		guard_tab_unlock();
+		pthread_mutex_unlock(&acq_mutex);
+		ddlp_drive_free(drive);
+		return r;
+	}
+	guard_tab_unlock();
+
+	t0 = ddlp_now_ms();
+	guard_enter();
+	guard_relocate++;
+	r = ddlp_lock(drive->spec, mode, guard_cfg.timeout_ms, flags, &lock);
+	guard_relocate--;
+	guard_leave();
+	if (r < 0) {
+		report_refusal(drive->spec, r, ddlp_now_ms() - t0);
+		pthread_mutex_unlock(&acq_mutex);
+		ddlp_drive_free(drive);
+		return r == -ETIMEDOUT ? -EBUSY : r;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		guard_enter();
+		ddlp_unlock(lock);
+		guard_leave();
+		pthread_mutex_unlock(&acq_mutex);
+		ddlp_drive_free(drive);
+		return -ENOMEM;
+	}
+	h->drive = drive;
+	h->lock = lock;
+	h->mode = mode;
+	h->owner = getpid();
+	h->pending = 1;
+	guard_tab_lock();
+	take_lk(h);
+	h->next = guard_holds;
+	guard_holds = h;
+	guard_state_write();
+	guard_tab_unlock();
+	pthread_mutex_unlock(&acq_mutex);
+	if (guard_cfg.verbose)
+		guard_say("%s: locked %s %s (%zu nodes)", drive->spec, drive->id, mode_name(mode), h->n_lk);
+	*out = h;
+	return 0;
+}
+
+struct guard_hold *guard_hold_adopt(struct ddlp_drive *drive, enum ddlp_mode mode, pid_t owner,
+                                    const struct guard_lk *lk, size_t n_lk)
+{
+	struct guard_hold *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->drive = drive;
+	h->mode = mode;
+	h->owner = owner;
+	h->n_lk = n_lk;
+	memcpy(h->lk, lk, n_lk * sizeof(*lk));
+	for (size_t k = 0; k < n_lk; k++)
+		guard_fd_set(lk[k].fd, GUARD_FD_OWN);
+	h->next = guard_holds;
+	guard_holds = h;
+	return h;
+}
+
+/* Close-on-exec of the lk fds: cleared exactly when a program descriptor
+ * of the drive lacks it (it survives exec, so must the lock). */
+void guard_hold_update_inheritable(struct guard_hold *h)
+{
+	bool inh = false;
+
+	for (size_t i = 0; i < h->n_fds && !inh; i++) {
+		int fl = guard_sys_fcntl(h->fds[i], F_GETFD, 0);
+
+		inh = fl >= 0 && !(fl & FD_CLOEXEC);
+	}
+	if (inh == h->inheritable)
+		return;
+	h->inheritable = inh;
+	for (size_t k = 0; k < h->n_lk; k++)
+		guard_sys_fcntl(h->lk[k].fd, F_SETFD, inh ? 0 : FD_CLOEXEC);
+}
+
+void guard_hold_add_fd(struct guard_hold *h, int fd)
+{
+	if (h->n_fds == h->cap_fds) {
+		size_t cap = h->cap_fds ? 2 * h->cap_fds : 4;
+		int *n = realloc(h->fds, cap * sizeof(*n));
+
+		if (!n) {
+			/* not recorded: released with the others, at the latest */
+			warn("ddlp-guard: out of memory recording descriptor %d", fd);
+			return;
+		}
+		h->fds = n;
+		h->cap_fds = cap;
+	}
+	h->fds[h->n_fds++] = fd;
+	guard_fd_set(fd, GUARD_FD_PROGRAM);
+	guard_hold_update_inheritable(h);
+}
+
+struct guard_hold *guard_hold_of_fd(int fd)
+{
+	for (struct guard_hold *h = guard_holds; h; h = h->next)
+		for (size_t i = 0; i < h->n_fds; i++)
+			if (h->fds[i] == fd)
+				return h;
+	return NULL;
+}
+
+void guard_hold_done(struct guard_hold *h, int fd)
+{
+	guard_tab_lock();
+	if (h->pending)
+		h->pending--;
+	if (fd >= 0)
+		guard_hold_add_fd(h, fd);
+	guard_hold_settle();
+	guard_tab_unlock();
+}
+
+void guard_hold_fd_gone(int fd)
+{
+	struct guard_hold *h = guard_hold_of_fd(fd);
+
+	guard_fd_set(fd, GUARD_FD_NONE);
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n_fds; i++)
+		if (h->fds[i] == fd) {
+			h->fds[i] = h->fds[--h->n_fds];
+			break;
+		}
+	h->reassert = h->posix;
+	guard_hold_update_inheritable(h);
+}
+
+void guard_hold_fd_copied(int oldfd, int newfd)
+{
+	struct guard_hold *h = guard_hold_of_fd(oldfd);
+
+	if (h && oldfd != newfd)
+		guard_hold_add_fd(h, newfd);
+}
+
+void guard_hold_cloexec_changed(int fd)
+{
+	struct guard_hold *h = guard_hold_of_fd(fd);
+
+	if (h)
+		guard_hold_update_inheritable(h);
+}
+
+/* POSIX backend: a close of any descriptor of a node drops the process's
+ * POSIX locks on it (doc/ddlp.txt, 9): take them again. */
+void guard_hold_reassert(struct guard_hold *h)
+{
+	struct flock fl = { .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+	h->reassert = false;
+	fl.l_type = h->mode == DDLP_EXCLUSIVE ? F_WRLCK : F_RDLCK;
+	for (size_t k = 0; k < h->n_lk; k++)
+		if (guard_sys_fcntl(h->lk[k].fd, F_SETLK, (long)&fl) < 0)
+			warn("ddlp-guard: %s: cannot take the POSIX lock again: %s", h->drive->spec,
+			     strerror(errno));
+}
+
+static void release(struct guard_hold *h)
+{
+	bool reprobe = guard_cfg.reprobe && h->mode == DDLP_EXCLUSIVE && h->owner == getpid();
+
+	for (size_t k = 0; k < h->n_lk; k++)
+		guard_fd_set(h->lk[k].fd, GUARD_FD_NONE);
+	guard_enter();
+	if (h->lock) {
+		ddlp_unlock(h->lock);
+	} else {
+		for (size_t k = h->n_lk; k-- > 0;)
+			guard_sys_close(h->lk[k].fd);
+	}
+	if (reprobe)
+		ddlp_reprobe(h->drive);
+	guard_leave();
+	if (guard_cfg.verbose)
+		guard_say("%s: released %s", h->drive->spec, h->drive->id);
+	ddlp_drive_free(h->drive);
+	free(h->fds);
+	free(h);
+}
+
+void guard_hold_settle(void)
+{
+	bool changed = false;
+
+	for (struct guard_hold **p = &guard_holds; *p;) {
+		struct guard_hold *h = *p;
+
+		if (h->n_fds == 0 && h->pending == 0) {
+			*p = h->next;
+			release(h);
+			changed = true;
+			continue;
+		}
+		if (h->reassert)
+			guard_hold_reassert(h);
+		p = &h->next;
+	}
+	if (changed)
+		guard_state_write();
+}
+
+void guard_hold_release_all(void)
+{
+	guard_tab_lock();
+	while (guard_holds) {
+		struct guard_hold *h = guard_holds;
+
+		guard_holds = h->next;
+		release(h);
+	}
+	guard_tab_unlock();
+}
+
+/* ---- fork ---- */
+
+static void atfork_prepare(void)
+{
+	guard_tab_lock();
+}
+
+static void atfork_parent(void)
+{
+	guard_tab_unlock();
+}
+
+/* The child has a copy of every hold and of every descriptor (libddlp's
+ * child handler, which ran before this one, kept the lock descriptors of
+ * the DDLP_LOCK_INHERIT handles).  Opens that other threads had under way
+ * do not exist here: drop their pending counts.  POSIX locks are not
+ * inherited: a shared hold takes its read locks again (an exclusive one
+ * cannot while the parent holds its write locks: it keeps the drive
+ * through the O_EXCL claims and the flock). */
+static void atfork_child(void)
+{
+	sigset_t old = tab_saved_mask;
+
+	pthread_mutex_init(&tab_mutex, NULL);
+	pthread_mutex_init(&acq_mutex, NULL);
+	guard_pid = getpid();
+	for (struct guard_hold *h = guard_holds; h; h = h->next) {
+		h->pending = 0;
+		h->reassert = h->posix;
+	}
+	guard_hold_settle();
+	guard_state_forked();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void guard_hold_atfork_register(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
