@@ -49,7 +49,7 @@
 
 struct options {
 	int timeout_ms;
-	bool strict, quiet, verbose, no_reprobe;
+	bool strict, quiet, verbose, no_reprobe, all_paths;
 	size_t n_devices;
 	const char *devices[MAX_DEVICES];
 };
@@ -111,6 +111,9 @@ static void help(void)
 	      "     --strict            refuse to run a COMMAND the guard cannot reach\n"
 	      "                         (statically linked, set-id, file capabilities)\n"
 	      "     --no-reprobe        do not ask udev to re-probe after an exclusive hold\n"
+	      "     --all-paths         also look at every plain open outside /dev (one\n"
+	      "                         fstat each), for drives reached through symlinks\n"
+	      "                         or mknod copies elsewhere\n"
 	      " -v, --verbose           say on stderr what is locked and released\n"
 	      " -q, --quiet             no message when an open is refused\n"
 	      "\n"
@@ -389,6 +392,8 @@ static int setup_env(const struct options *o, const char *lib, const char *devic
 		flags[f++] = 'v';
 	if (o->no_reprobe)
 		flags[f++] = 'n';
+	if (o->all_paths)
+		flags[f++] = 'a';
 	flags[f] = '\0';
 	if (setenv("DDLP_GUARD_TIMEOUT_MS", num, 1) < 0 || setenv("DDLP_GUARD_FLAGS", flags, 1) < 0 ||
 	    (*devices ? setenv("DDLP_GUARD_DEVICES", devices, 1) : unsetenv("DDLP_GUARD_DEVICES")) < 0)
@@ -407,6 +412,7 @@ int main(int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "strict", no_argument, NULL, 'S' },
 		{ "no-reprobe", no_argument, NULL, 'R' },
+		{ "all-paths", no_argument, NULL, 'A' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -438,6 +444,9 @@ int main(int argc, char **argv)
 			break;
 		case 'R':
 			o.no_reprobe = true;
+			break;
+		case 'A':
+			o.all_paths = true;
 			break;
 		case 'v':
 			o.verbose = true;

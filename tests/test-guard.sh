@@ -127,7 +127,7 @@ val() { R=${R#OK }; }
 state() {
 	S=$("$tool" --status "$1" 2>&1)
 	S=${S#"$1": }
-	S=${S%%[ ,]*}
+	S=${S%%[ ,;]*}
 }
 check_state() { # NAME DEVICE WANT
 	state "$2"
@@ -435,11 +435,19 @@ if mount -t tmpfs -o mode=755 guard-aliases "$tmp/aliases" 2>/dev/null; then
 	check_state "a mknod alias outside /dev is guarded (late catch)" "$L" exclusive
 	p n close 3
 	check_state "... and released" "$L" free
+	p n open "$tmp/aliases/link" ro,nonblock
+	check_state "a symlink outside /dev opened as devices are (O_NONBLOCK) is guarded" "$L" shared
+	p n close 3
 	p n open "$tmp/aliases/link" ro
-	check_state "a symlink outside /dev is guarded" "$L" shared
+	check_state "a plain read-only open through a symlink outside /dev is not looked at (documented)" "$L" free
 	p n close 3
 	p n openat /dev "$LN" rw
 	check_state "openat from a directory fd of /dev is guarded" "$L" exclusive
+	p n close 3
+	probe_end n
+	probe_start n --all-paths -d "$L"
+	p n open "$tmp/aliases/link" ro
+	check_state "--all-paths: a plain read-only open through a symlink outside /dev is guarded" "$L" shared
 	p n close 3
 	probe_end n
 	umount "$tmp/aliases"

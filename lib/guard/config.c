@@ -7,7 +7,8 @@
  *
  *   DDLP_GUARD_TIMEOUT_MS  how long an open waits for a busy drive (0: fail
  *                          at once with EBUSY; < 0: no limit)
- *   DDLP_GUARD_FLAGS       letters: q quiet, v verbose, n no re-probe
+ *   DDLP_GUARD_FLAGS       letters: q quiet, v verbose, n no re-probe,
+ *                          a every path (--all-paths)
  *   DDLP_GUARD_DEVICES     devices guarded besides optical drives:
  *                          "b7:0,c21:3" (type, major:minor)
  *   DDLP_GUARD_STATE_FD    the descriptor number of the state file (state.c)
@@ -97,6 +98,7 @@ static void read_settings(void)
 		guard_cfg.quiet = strchr(v, 'q') != NULL;
 		guard_cfg.verbose = strchr(v, 'v') != NULL;
 		guard_cfg.reprobe = strchr(v, 'n') == NULL;
+		guard_cfg.all_paths = strchr(v, 'a') != NULL;
 	}
 	read_devices(ddlp_getenv("DDLP_GUARD_DEVICES"));
 	v = ddlp_getenv("DDLP_GUARD_STATE_FD");

@@ -94,6 +94,7 @@ struct guard_config {
 	bool quiet;              /* no message when an open is refused */
 	bool verbose;            /* say what is locked and released */
 	bool reprobe;            /* ask udev to re-probe after exclusive */
+	bool all_paths;          /* fstat every open outside /dev (classify.c) */
 	int state_fd;            /* DDLP_GUARD_STATE_FD, or -1 */
 	int fd_base;             /* the guard's own fds are moved at or above */
 	size_t n_extra;          /* devices guarded besides optical drives */
@@ -119,6 +120,9 @@ static inline bool guard_on(void)
  * (one stat): the lookup starts in /dev (an absolute path below /dev, or
  * a relative one from a directory on /dev's file system). */
 bool guard_path_in_dev(int dirfd, const char *path);
+/* Whether an open outside /dev with these flags is fstat'ed afterwards
+ * (the late catch of a drive reached through a symlink or alias). */
+bool guard_flags_look_at(int flags);
 /* Whether a device node of this type and number belongs to a guarded
  * drive (an optical drive's sr, sg or bsg node, or an extra device). */
 bool guard_rdev_guarded(mode_t type, dev_t rdev);
@@ -167,6 +171,8 @@ struct guard_hold {
 void guard_tab_lock(void);
 void guard_tab_unlock(void);
 extern struct guard_hold *guard_holds;
+/* Whether the process holds any drive (lock-free). */
+bool guard_holding(void);
 
 /* Get a hold of drive in at least mode for an open (wait as configured):
  * 0 and *out with its pending count raised, or a negative errno

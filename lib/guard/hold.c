@@ -41,6 +41,19 @@ static pthread_mutex_t acq_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t tab_mutex = PTHREAD_MUTEX_INITIALIZER;
 static __thread sigset_t tab_saved_mask;
 struct guard_hold *guard_holds;
+static unsigned n_holds; /* the length of guard_holds, read without the lock */
+
+bool guard_holding(void)
+{
+	return __atomic_load_n(&n_holds, __ATOMIC_RELAXED) != 0;
+}
+
+static void insert(struct guard_hold *h)
+{
+	h->next = guard_holds;
+	guard_holds = h;
+	__atomic_add_fetch(&n_holds, 1, __ATOMIC_RELAXED);
+}
 
 void guard_tab_lock(void)
 {
@@ -150,16 +163,57 @@ static struct guard_hold *find_id(const char *id)
 	return NULL;
 }
 
+/* Whether the program has a descriptor of its own (not the guard's
+ * duplicate) on the drive's sg node: it would refuse the O_EXCL reopen of
+ * a conversion, after the conversion let go of the shared sg lock. */
+static bool own_sg_open(const struct guard_hold *h)
+{
+	for (size_t k = 0; k < h->n_lk; k++) {
+		if (h->lk[k].kind != DDLP_NODE_SG)
+			continue;
+		for (size_t i = 0; i < h->n_fds; i++) {
+			struct stat st;
+
+			if (fstat(h->fds[i], &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == h->lk[k].rdev)
+				return true;
+		}
+	}
+	return false;
+}
+
+#define HOLD_FLAGS (DDLP_LOCK_INHERIT | DDLP_LOCK_PARTIAL | DDLP_LOCK_NO_REPROBE)
+
+/* libddlp's lock in mode for a hold, with the guard's descriptors moved
+ * out of the way. */
+static int take_lock(const char *spec, enum ddlp_mode mode, int timeout_ms, struct ddlp_lock **out)
+{
+	int r;
+
+	guard_enter();
+	guard_relocate++;
+	r = ddlp_lock(spec, mode, timeout_ms, HOLD_FLAGS, out);
+	guard_relocate--;
+	guard_leave();
+	return r;
+}
+
 int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode)
 {
+	char why[512];
 	int r;
 
 	if (h->mode >= mode)
 		return 0;
-	if (!h->lock || h->n_lk == 0) {
+	if (h->n_lk == 0 || !h->lock) {
 		if (!guard_cfg.quiet)
-			guard_say("%s: the drive is held shared by this process (from before exec): "
-			          "cannot make it exclusive", h->drive->spec);
+			guard_say("%s: the drive is held shared by this process (%s): cannot make it exclusive",
+			          h->drive->spec, h->n_lk ? "since before exec" : "without its lock");
+		return -EBUSY;
+	}
+	if (own_sg_open(h)) {
+		if (!guard_cfg.quiet)
+			guard_say("%s: the drive is held shared by this process, and its own descriptor of the "
+			          "sg node is open: cannot make it exclusive", h->drive->spec);
 		return -EBUSY;
 	}
 	guard_enter();
@@ -175,22 +229,33 @@ int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode)
 		guard_state_write();
 		return 0;
 	}
-	if (!guard_cfg.quiet) {
-		char why[512];
-
-		if (r == -EBUSY)
-			describe_conflict(why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "%s", strerror(-r));
+	if (r == -EBUSY)
+		describe_conflict(why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	if (!guard_cfg.quiet)
 		guard_say("%s: held shared by this process, cannot make it exclusive: %s%s",
 		          h->drive->spec, r == -EBUSY ? "busy: " : "", why);
-	}
 	if (ddlp_lock_fd_at(h->lock, 0) == -EBADF) {
-		/* the conversion lost the drive: the program's descriptors stay,
-		 * unprotected, until it closes them */
+		/* the conversion let go of the drive after it had given up a
+		 * descriptor: take the shared lock again (the program's
+		 * descriptors are open meanwhile) */
+		struct ddlp_lock *again = NULL;
+
 		for (size_t k = 0; k < h->n_lk; k++)
 			guard_fd_set(h->lk[k].fd, GUARD_FD_NONE);
 		h->n_lk = 0;
+		guard_enter();
+		ddlp_unlock(h->lock);
+		guard_leave();
+		h->lock = NULL;
+		if (take_lock(h->drive->spec, DDLP_SHARED, 0, &again) == 0) {
+			h->lock = again;
+			take_lk(h);
+			guard_hold_update_inheritable(h);
+		} else if (!guard_cfg.quiet) {
+			guard_say("%s: the drive's shared lock was lost in the attempt", h->drive->spec);
+		}
 		guard_state_write();
 	}
 	return -EBUSY;
@@ -200,7 +265,6 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 {
 	struct guard_hold *h;
 	struct ddlp_lock *lock = NULL;
-	unsigned flags = DDLP_LOCK_INHERIT | DDLP_LOCK_PARTIAL | DDLP_LOCK_NO_REPROBE;
 	int64_t t0;
 	int r;
 
@@ -222,11 +286,7 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 	guard_tab_unlock();
 
 	t0 = ddlp_now_ms();
-	guard_enter();
-	guard_relocate++;
-	r = ddlp_lock(drive->spec, mode, guard_cfg.timeout_ms, flags, &lock);
-	guard_relocate--;
-	guard_leave();
+	r = take_lock(drive->spec, mode, guard_cfg.timeout_ms, &lock);
 	if (r < 0) {
 		report_refusal(drive->spec, r, ddlp_now_ms() - t0);
 		pthread_mutex_unlock(&acq_mutex);
@@ -249,8 +309,7 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 	h->pending = 1;
 	guard_tab_lock();
 	take_lk(h);
-	h->next = guard_holds;
-	guard_holds = h;
+	insert(h);
 	guard_state_write();
 	guard_tab_unlock();
 	pthread_mutex_unlock(&acq_mutex);
@@ -274,8 +333,7 @@ struct guard_hold *guard_hold_adopt(struct ddlp_drive *drive, enum ddlp_mode mod
 	memcpy(h->lk, lk, n_lk * sizeof(*lk));
 	for (size_t k = 0; k < n_lk; k++)
 		guard_fd_set(lk[k].fd, GUARD_FD_OWN);
-	h->next = guard_holds;
-	guard_holds = h;
+	insert(h);
 	return h;
 }
 
@@ -386,6 +444,7 @@ static void release(struct guard_hold *h)
 {
 	bool reprobe = guard_cfg.reprobe && h->mode == DDLP_EXCLUSIVE && h->owner == getpid();
 
+	__atomic_sub_fetch(&n_holds, 1, __ATOMIC_RELAXED);
 	for (size_t k = 0; k < h->n_lk; k++)
 		guard_fd_set(h->lk[k].fd, GUARD_FD_NONE);
 	guard_enter();

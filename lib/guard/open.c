@@ -5,10 +5,14 @@
  * Every call first decides whether it may concern a drive (classify.c):
  *   - a path whose lookup starts in /dev is stat'ed before the open (one
  *     stat): a guarded drive's node is opened under the protocol;
- *   - any other path is opened at once and the descriptor fstat'ed (no
- *     lookup): a guarded drive's node reached that way (a symlink or a
- *     mknod alias outside /dev) is closed again and opened under the
- *     protocol ("late": that first open reached the drive unguarded).
+ *   - any other path is opened at once; with the flags of a device open
+ *     (guard_flags_look_at()) the descriptor is fstat'ed (no lookup): a
+ *     guarded drive's node reached that way (a symlink or a mknod alias
+ *     outside /dev) is closed again and opened under the protocol ("late":
+ *     that first open reached the drive unguarded);
+ *   - except while the process holds a drive: then every path is stat'ed
+ *     first, since an open of an sg alias outside /dev would block on the
+ *     guard's own exclusive open of the sg node.
  * O_PATH, O_DIRECTORY, O_TMPFILE and O_CREAT|O_EXCL opens cannot open a
  * device and go straight through.  So do the opens of libddlp itself
  * (inside the guard, or a program that locks with libddlp on its own).
@@ -215,14 +219,15 @@ static int open_common(enum guard_entry e, int dirfd, const char *path, int flag
 	if ((flags & O_PATH) || (flags & O_DIRECTORY) || (flags & O_TMPFILE) == O_TMPFILE ||
 	    (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return real_open(e, dirfd, path, flags, mode);
-	if (guard_path_in_dev(dirfd, path)) {
+	if (guard_holding() || guard_path_in_dev(dirfd, path)) {
 		if (fstatat(dirfd, path, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
 		    guard_wants(&st, ret))
 			return guard_drive_open(e, dirfd, path, flags, mode);
 		return real_open(e, dirfd, path, flags, mode);
 	}
 	fd = real_open(e, dirfd, path, flags, mode);
-	if (fd >= 0 && fstat(fd, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	if (fd >= 0 && guard_flags_look_at(flags) && fstat(fd, &st) == 0 &&
+	    (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
 	    guard_wants(&st, ret)) {
 		/* late: a drive reached from outside /dev */
 		guard_sys_close(fd);

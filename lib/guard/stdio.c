@@ -78,13 +78,14 @@ static FILE *fopen_common(bool is64, const char *path, const char *mode, const v
 	if (!guard_on() || !path || !mode || (flags = mode_flags(mode)) < 0 ||
 	    (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 		return real(path, mode);
-	if (guard_path_in_dev(AT_FDCWD, path)) {
+	if (guard_holding() || guard_path_in_dev(AT_FDCWD, path)) {
 		if (stat(path, &st) == 0 && guard_wants(&st, ret))
 			return drive_fopen(path, mode, flags);
 		return real(path, mode);
 	}
 	fp = real(path, mode);
-	if (fp && fstat(fileno(fp), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	if (fp && guard_flags_look_at(flags) && fstat(fileno(fp), &st) == 0 &&
+	    (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) &&
 	    guard_wants(&st, ret)) {
 		/* late: a drive reached from outside /dev */
 		guard_real.fclose(fp);
