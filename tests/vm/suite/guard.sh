@@ -212,11 +212,23 @@ hold_prog() { # NAME READY CMD...: READY an ERE of its output or openers:NODE:CO
 		sleep 0.1
 	done
 }
+children_of() { # PID: its child processes, from /proc (no procps needed)
+	local f st
+	for f in /proc/[0-9]*/stat; do
+		read -r st <"$f" 2>/dev/null || continue
+		st=${st##*) } # after "PID (COMM) "
+		st=${st#* }   # after the state: the parent's pid
+		if [ "${st%% *}" = "$1" ]; then
+			f=${f#/proc/}
+			echo "${f%/stat}"
+		fi
+	done
+}
 stop_prog() { # NAME: SIGKILL the holder and what it started (a paused
 	# program, its strace); the kernel closes their descriptors
 	local name=$1 pid=${hold_pid[$1]}
 	disown "$pid" 2>/dev/null # (no "Killed" notice)
-	kill -9 $(pgrep -P "$pid" 2>/dev/null) "$pid" 2>/dev/null
+	kill -9 $(children_of "$pid") "$pid" 2>/dev/null
 	release "$name" 2>/dev/null || true
 }
 # try_all WHAT COMM: an exclusive ddlp_lock through every alias form must
