@@ -13,6 +13,7 @@ packages="
 	qemu-system-x86 busybox-static cpio udev xz-utils
 	xorriso cdrskin wodim sg3-utils cdrdao dvd+rw-tools libcdio-utils eject
 	clang libclang-rt-14-dev
+	abigail-tools
 "
 export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086
