@@ -19,6 +19,7 @@ packages="
 	qemu-system-x86 busybox-static cpio udev xz-utils
 	xorriso cdrskin wodim sg3-utils cdrdao dvd+rw-tools libcdio-utils eject
 	clang libclang-rt-14-dev
+	libglib2.0-dev
 	abigail-tools
 "
 if [ "${1:-}" = --packaging ]; then

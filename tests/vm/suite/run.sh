@@ -6,7 +6,8 @@
 #
 # Groups (the VM each needs):
 #   drives   2 qemu CD drives, udevd, sg:   identity, locking (default and
-#            posix backend), quiet waiting (both backends), udev, interop,
+#            posix backend), quiet waiting and the queue (both
+#            backends), udev, interop,
 #            stress (both backends),
 #            privilege (an unprivileged user of the cdrom group)
 #   many     --scsi-debug 64:               many, unplug
@@ -65,6 +66,8 @@ drives)
 	run 150 locking-posix DDLP_LOCK_BACKEND=posix "$here/locking.sh"
 	run 240 quiet "$here/quiet.sh"
 	run 240 quiet-posix DDLP_LOCK_BACKEND=posix "$here/quiet.sh"
+	run 120 queue "$here/queue.sh"
+	run 120 queue-posix DDLP_LOCK_BACKEND=posix "$here/queue.sh"
 	run 120 udev "$here/udev.sh"
 	run 300 interop "$here/interop.sh"
 	run 250 stress "$here/stress.sh"
