@@ -455,6 +455,34 @@ START_TEST(test_inheritable)
 }
 END_TEST
 
+START_TEST(test_upgrade_refused_by_a_waiting_writer)
+{
+	struct ddlp_attempt *a;
+	struct ddlp_lock *l, *got = NULL;
+
+	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_SHARED, 0, 0, &l), 0);
+	ck_assert_int_eq(ddlp_attempt_new(D0->loop.dev, DDLP_EXCLUSIVE, DDLP_LOCK_NO_REPROBE, &a), 0);
+	ck_assert_int_eq(ddlp_attempt_try(a, &got), -EBUSY);
+	if (test_posix_backend) {
+		ck_assert_int_eq(ddlp_lock_convert(l, 0, DDLP_EXCLUSIVE, 0), -EOPNOTSUPP);
+	} else {
+		/* the waiting request keeps the claim: the upgrade is refused
+		 * and the drive stays held shared */
+		ck_assert_int_eq(ddlp_lock_convert(l, 0, DDLP_EXCLUSIVE, 0), -EBUSY);
+		ck_assert_int_ge(ddlp_lock_fd(l), 0);
+		ck_assert_int_eq(ddlp_lock_get_mode(l, 0), DDLP_SHARED);
+		ck_assert_int_eq(proclocks_count(&D0->dev_st, "OFDLCK", 0), 1);
+	}
+	ck_assert_int_eq(ddlp_attempt_try(a, &got), -EBUSY);
+	ck_assert_int_eq(ddlp_unlock(l), 0);
+	for (int i = 0; i < 100 && ddlp_attempt_try(a, &got) == -EBUSY; i++)
+		msleep(10);
+	ck_assert_ptr_nonnull(got);
+	ddlp_attempt_free(a);
+	ck_assert_int_eq(ddlp_unlock(got), 0);
+}
+END_TEST
+
 Suite *suite_attempt(bool posix)
 {
 	Suite *s = suite_host_create("attempt", "attempt-posix", posix);
@@ -467,6 +495,7 @@ Suite *suite_attempt(bool posix)
 	tcase_add_test(tc, test_interruptible);
 	tcase_add_test(tc, test_excl_only_holder_refuses_shared);
 	tcase_add_test(tc, test_inheritable);
+	tcase_add_test(tc, test_upgrade_refused_by_a_waiting_writer);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("queue");
 	tcase_host(tc, posix, false, 120);
