@@ -213,6 +213,32 @@ static int queue_check(struct ddlp_attempt *a, char *watch, size_t size)
 	return 0;
 }
 
+/* The claims a waiter keeps must be a prefix of the global order of its
+ * drives' first nodes (doc/ddlp.txt, 7c): after the first drive whose
+ * claim it does not hold, it holds none.  A refusal keeps them so by
+ * itself; a claim lost otherwise (a POSIX entry shared by another handle
+ * of the process when the refusal came) must not leave a later one. */
+static void keep_claims_a_prefix(struct ddlp_lock *lock)
+{
+	for (size_t d = 0; d < lock->n; d++) {
+		struct ddlp_lock_drive *ld = &lock->drives[d];
+
+		if (!holds_claim(ld))
+			continue;
+		for (size_t e = 0; e < lock->n; e++) {
+			const struct ddlp_lock_drive *le = &lock->drives[e];
+
+			if (e != d && !holds_claim(le) && ddlp_drive_has_claim(le->drive) &&
+			    ddlp_node_compare(&le->drive->nodes[0], &ld->drive->nodes[0]) < 0) {
+				dbg("%s: claim given back (an earlier drive's is not held)",
+				    ld->drive->spec);
+				ddlp_registry_close_fd(&ld->kept[0]);
+				break;
+			}
+		}
+	}
+}
+
 /* An exclusive request that waits takes its ticket in the queue of each
  * drive it wants exclusively (one ticket value for all of them). */
 static void take_tickets(struct ddlp_attempt *a)
@@ -308,6 +334,7 @@ int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 	}
 	if (r != -EBUSY || !a->w)
 		return r;
+	keep_claims_a_prefix(lock);
 	take_tickets(a);
 	/* a new watch: look again at once, in case the holder let go before
 	 * it was in place (but not twice in a row: two refusals that take
