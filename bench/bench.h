@@ -46,6 +46,7 @@ struct options {
 	int contention_ms;
 	int hold_us;
 	int tool_runs;
+	int waiter_ms;
 	const char *ddlp_lock;
 	const char *md_path;
 	const char *kv_path;
@@ -69,6 +70,7 @@ void row(const char *item, const char *what, const char *target, const char *ver
          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 const char *verdict(bool met);
 void detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void section_time(const char *name, double secs);
 int kv_open(const char *path);
 void kv_close(void);
 void kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -101,6 +103,10 @@ void settle(void);
 /* Is pid asleep in poll(2)?  1 yes, 0 no, -1 it is gone. */
 int in_poll(pid_t pid);
 int wait_in_poll(pid_t pid, int timeout_ms);
+pid_t spawn_ex(char *const argv[], char *const env[], int in_fd, int out_fd, bool quiet,
+               bool pgroup);
+int wait_child(pid_t pid, int timeout_ms, int *status, struct rusage *ru);
+bool node_locked(const char *path, const char *kind);
 
 /* ------------------------------------------------------------------ *
  * The target drive and the operations measured on it (drive.c)
@@ -210,6 +216,65 @@ double rusage_ms(const struct rusage *r);
 int64_t cpu_ns(pid_t pid);
 
 /* ------------------------------------------------------------------ *
+ * Other processes on the drive: holders and waiters (agents.c)
+ * ------------------------------------------------------------------ */
+
+enum holder_kind {
+	HOLD_DDLP_X,       /* ddlp_lock() exclusive, OFD backend */
+	HOLD_DDLP_X_POSIX, /* ... DDLP_LOCK_BACKEND=posix */
+	HOLD_DDLP_S,       /* ddlp_lock() shared, OFD backend */
+	HOLD_DDLP_S_POSIX,
+	HOLD_FLOCK,        /* flock DEV sleep */
+	HOLD_UDEVADM,      /* udevadm lock --device=DEV sleep */
+	HOLD_EXCL_SR,      /* only O_EXCL on the block node (xorriso) */
+	HOLD_EXCL_SG,      /* only O_EXCL on the sg node (wodim dev=/dev/sgN) */
+	N_HOLDERS
+};
+
+struct holder {
+	enum holder_kind kind;
+	pid_t pid;
+	int ctl;     /* closing it tells the holder to let go; -1 none */
+	bool pgroup; /* a process group of its own, ended by a signal */
+};
+
+enum waiter_kind {
+	WAIT_TOOL_NS, /* ddlp-lock -n -s --no-reprobe DEV true: one refused try */
+	WAIT_TOOL_NX, /* ddlp-lock -n -x --no-reprobe DEV true */
+	WAIT_LIB_S,   /* ddlp_lock(DDLP_SHARED, timeout) */
+	WAIT_LIB_X,   /* ddlp_lock(DDLP_EXCLUSIVE, timeout) */
+	WAIT_TOOL_S,  /* ddlp-lock -s -w T --no-reprobe DEV true */
+	WAIT_TOOL_X,  /* ddlp-lock -x -w T --no-reprobe DEV true */
+	N_WAITERS
+};
+
+struct wait_result {
+	int outcome;    /* 0 taken, 1 timed out or refused, < 0 the waiter failed */
+	int status;     /* ddlp_lock()'s result (library), the wait status (tool) */
+	double wall_ms; /* from its start to its end, as this process saw it */
+	double call_ms; /* the ddlp_lock() call (library); wall_ms (tool) */
+	double cpu_ms;  /* getrusage around the call (library); wait4 (tool) */
+	double wait_pct; /* CPU share while it waits (schedstat, from the moment
+	                  * it has its inotify instance for 80% of the timeout);
+	                  * -1 when it ended before or never had one */
+};
+
+const char *holder_label(enum holder_kind k);
+const char *waiter_label(enum waiter_kind k);
+bool waiter_is_tool(enum waiter_kind k);
+bool waiter_waits(enum waiter_kind k); /* false: a refused try (-n) */
+bool holder_posix(enum holder_kind k);
+/* 0 once the holder holds the drive; -ENOENT when its program or node is
+ * not here; another negative errno when it could not take the drive. */
+int holder_start(struct holder *h, enum holder_kind kind);
+void holder_stop(struct holder *h);
+/* Runs one waiter to its end (DDLP_LOCK_BACKEND=posix when posix); 0 and
+ * *out, or a negative errno when it could not be run. */
+int waiter_run(enum waiter_kind k, bool posix, int timeout_ms, struct wait_result *out);
+/* ddlp-bench --agent ...: the DDLP holder and the library waiter */
+int agent_main(int argc, char **argv);
+
+/* ------------------------------------------------------------------ *
  * The sections, in the order of the entry table in harness.c, and the
  * figures one section leaves for a later one
  * ------------------------------------------------------------------ */
@@ -222,6 +287,7 @@ void section_handoff(void);    /* handoff.c */
 void section_cpu(void);        /* handoff.c */
 void section_contention(void); /* contention.c */
 void section_tool(void);       /* tool.c */
+void section_waiters(void);    /* waiters.c */
 
 extern struct stats lock_stats;  /* section 1, back to back */
 extern int64_t isolated_lib_p50; /* section 1, one lock+unlock of an idle drive */

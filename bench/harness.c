@@ -25,6 +25,13 @@
  *      checker in shared memory
  *   7. the tool: whole-process time of `ddlp-lock DEV true` against
  *      `flock DEV true` and `udevadm lock --device=DEV true`
+ *   8. the waiter table: SCSI commands to the drive and the waiter's CPU
+ *      while a waiter (ddlp_lock() or `ddlp-lock -w`, shared or exclusive)
+ *      waits for each kind of holder (DDLP, flock, udevadm lock, O_EXCL)
+ *
+ * `ddlp-bench --agent ...` is the harness's other mode: a DDLP holder or a
+ * library waiter that section 8 starts in a lock backend of their
+ * choice (agents.c).
  *
  * It asserts nothing about time: the exit status is 1 only when the
  * benchmark itself broke (a lock error, an overlap, a tool that failed).
@@ -58,6 +65,7 @@ static const struct bench_section {
 	{ "cpu", section_cpu },               /* 5, handoff.c */
 	{ "contention", section_contention }, /* 6, contention.c */
 	{ "tool", section_tool },             /* 7, tool.c */
+	{ "waiters", section_waiters },       /* 8, waiters.c */
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -77,6 +85,7 @@ struct options opt = {
 	.contention_ms = 10000,
 	.hold_us = 1000,
 	.tool_runs = 30,
+	.waiter_ms = 3000,
 	.sections = S_ALL,
 };
 
@@ -93,10 +102,13 @@ static void usage(FILE *f)
 	      "  --contention-ms N   contention run (10000)\n"
 	      "  --hold-us N         time each contention worker holds the drive (1000)\n"
 	      "  --tool-runs N       runs of each tool (30)\n"
-	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool)\n"
+	      "  --waiter-ms N       how long each waiter of the waiter table waits (3000)\n"
+	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters)\n"
 	      "  --only LIST         sections: lock,resolve,syscalls,intrusive,handoff,cpu,\n"
-	      "                      contention,tool (default: all)\n"
-	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5\n"
+	      "                      contention,tool,waiters (default: all)\n"
+	      "  --skip LIST         leave these sections out\n"
+	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5,\n"
+	      "                      500 ms\n"
 	      "  --title TEXT        heading of the table\n"
 	      "  --md FILE           write the table there too\n"
 	      "  --kv FILE           key=value figures (for bench/run-vm.sh)\n",
@@ -168,8 +180,10 @@ int main(int argc, char **argv)
 		{ "contention-ms", required_argument, NULL, 'c' },
 		{ "hold-us", required_argument, NULL, 'o' },
 		{ "tool-runs", required_argument, NULL, 't' },
+		{ "waiter-ms", required_argument, NULL, 'w' },
 		{ "ddlp-lock", required_argument, NULL, 'L' },
 		{ "only", required_argument, NULL, 'O' },
+		{ "skip", required_argument, NULL, 'S' },
 		{ "short", no_argument, NULL, 's' },
 		{ "title", required_argument, NULL, 'T' },
 		{ "md", required_argument, NULL, 'm' },
@@ -182,8 +196,11 @@ int main(int argc, char **argv)
 	time_t now = time(NULL);
 	double cal0, cal1;
 	int64_t start = now_ns();
+	unsigned skip = 0;
 	int c;
 
+	if (argc > 1 && strcmp(argv[1], "--agent") == 0)
+		return agent_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': opt.drive = optarg; break;
@@ -196,8 +213,10 @@ int main(int argc, char **argv)
 		case 'c': opt.contention_ms = parse_int(optarg, "--contention-ms"); break;
 		case 'o': opt.hold_us = parse_int(optarg, "--hold-us"); break;
 		case 't': opt.tool_runs = parse_int(optarg, "--tool-runs"); break;
+		case 'w': opt.waiter_ms = parse_int(optarg, "--waiter-ms"); break;
 		case 'L': opt.ddlp_lock = optarg; break;
 		case 'O': opt.sections = parse_sections(optarg); break;
+		case 'S': skip |= parse_sections(optarg); break;
 		case 's':
 			opt.rounds = 100;
 			opt.res_rounds = 100;
@@ -207,6 +226,7 @@ int main(int argc, char **argv)
 			opt.wait_ms = 2000;
 			opt.contention_ms = 2000;
 			opt.tool_runs = 5;
+			opt.waiter_ms = 500;
 			break;
 		case 'T': opt.title = optarg; break;
 		case 'm': opt.md_path = optarg; break;
@@ -219,6 +239,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 64;
 	}
+	opt.sections &= ~skip;
 	if (opt.rounds < 1)
 		opt.rounds = 1;
 	if (opt.res_rounds < 1)
@@ -261,9 +282,17 @@ int main(int argc, char **argv)
 	cal0 = calibrate();
 
 	forms_init();
-	for (size_t i = 0; i < N_SECTIONS; i++)
-		if (opt.sections & (1u << i))
-			sections[i].run();
+	for (size_t i = 0; i < N_SECTIONS; i++) {
+		char key[64];
+		int64_t t0 = now_ns();
+
+		if (!(opt.sections & (1u << i)))
+			continue;
+		sections[i].run();
+		snprintf(key, sizeof(key), "section_%s_s", sections[i].name);
+		kv(key, "%.1f", (double)(now_ns() - t0) / 1e9);
+		section_time(sections[i].name, (double)(now_ns() - t0) / 1e9);
+	}
 	forms_cleanup();
 
 	read_file("/proc/loadavg", load1, sizeof(load1));

@@ -53,6 +53,8 @@ static size_t n_rows;
 static char *details;
 static size_t details_len, details_cap;
 static FILE *kvf;
+static char times[512];
+static size_t times_len;
 
 void row(const char *item, const char *what, const char *target, const char *verdict,
          const char *fmt, ...)
@@ -104,6 +106,14 @@ void detail(const char *fmt, ...)
 	details[details_len] = '\0';
 }
 
+/* How long a section ran, for the table's heading. */
+void section_time(const char *name, double secs)
+{
+	if (times_len < sizeof(times))
+		times_len += (size_t)snprintf(times + times_len, sizeof(times) - times_len, "%s%s %.0f",
+		                              times_len ? ", " : "", name, secs);
+}
+
 int kv_open(const char *path)
 {
 	kvf = fopen(path, "we");
@@ -148,8 +158,11 @@ void print_table(FILE *f, const char *kernel, const char *date, const char *load
 	if (tg.delay >= 0)
 		fprintf(f, "- scsi_debug delay=%d jiffies%s, ndelay=%d\n", tg.delay,
 		        tg.delay == 1 ? " (the default)" : "", tg.ndelay);
+	if (times_len)
+		fprintf(f, "- seconds per section: %s\n", times);
 	fputs("- every lock is exclusive with DDLP_LOCK_NO_REPROBE, so that udev's re-probe "
-	      "after an unlock does not run into the next lock (except where a row says so)\n\n",
+	      "after an unlock does not run into the next lock (except where a row says so); "
+	      "section 8 takes shared locks too, also with DDLP_LOCK_NO_REPROBE\n\n",
 	      f);
 	fputs("| # | measure | value | target | |\n|---|---|---|---|---|\n", f);
 	for (size_t i = 0; i < n_rows; i++)

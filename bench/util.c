@@ -3,17 +3,24 @@
  * percentiles), reading and writing small files (sysfs, procfs, tracefs),
  * and child processes (spawning a command, finding one in PATH, `udevadm
  * settle`, and whether a process sleeps in poll(2), read from
- * /proc/PID/syscall).  Nothing here measures anything by itself.
+ * /proc/PID/syscall; spawning with more environment, stdin/stdout pipes
+ * and a process group of its own; reaping with a deadline; whether
+ * /proc/locks shows a lock on a node).  Nothing here measures anything by
+ * itself.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,5 +199,137 @@ bool in_path(const char *prog)
 		found = access(p, X_OK) == 0;
 	}
 	free(copy);
+	return found;
+}
+
+/* Start argv[0] (PATH searched unless it has a slash) with env[] ("NAME=
+ * VALUE", NULL-terminated, may be NULL) added to the environment, replacing
+ * the same names; stdin from in_fd or /dev/null (-1); stdout to out_fd
+ * (-1: /dev/null when quiet, else this process's); stderr to /dev/null when
+ * quiet; in a process group of its own when pgroup, so that killing the
+ * group ends the command and whatever it forked. */
+pid_t spawn_ex(char *const argv[], char *const env[], int in_fd, int out_fd, bool quiet,
+               bool pgroup)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	size_t n_env = 0, n_add = 0, k = 0;
+	char **envp;
+	pid_t pid;
+	int r;
+
+	while (environ[n_env])
+		n_env++;
+	while (env && env[n_add])
+		n_add++;
+	envp = calloc(n_env + n_add + 1, sizeof(*envp));
+	if (!envp)
+		return -1;
+	for (size_t i = 0; i < n_env; i++) {
+		bool replaced = false;
+
+		for (size_t j = 0; j < n_add && !replaced; j++) {
+			size_t len = strcspn(env[j], "=");
+
+			replaced = strncmp(environ[i], env[j], len) == 0 && environ[i][len] == '=';
+		}
+		if (!replaced)
+			envp[k++] = environ[i];
+	}
+	for (size_t j = 0; j < n_add; j++)
+		envp[k++] = env[j];
+	envp[k] = NULL;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	else if (quiet)
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (pgroup) {
+		posix_spawnattr_setpgroup(&attr, 0);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	}
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	return pid;
+}
+
+/* Reap pid, waiting at most timeout_ms (a pidfd; without one, blocking);
+ * past the deadline it is killed (SIGKILL) and reaped, and -ETIMEDOUT is
+ * returned.  status and ru (both may be NULL) as wait4() gives them. */
+int wait_child(pid_t pid, int timeout_ms, int *status, struct rusage *ru)
+{
+	int st = 0, pfd = -1, r = 0;
+	struct rusage dummy;
+
+#ifdef SYS_pidfd_open
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+
+	if (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int64_t end = now_ns() + (int64_t)timeout_ms * 1000000;
+		int n;
+
+		do {
+			int64_t left = (end - now_ns()) / 1000000;
+
+			n = poll(&p, 1, left > 0 ? (int)left : 0);
+		} while (n < 0 && errno == EINTR);
+		close(pfd);
+		if (n == 0) {
+			kill(pid, SIGKILL);
+			r = -ETIMEDOUT;
+		}
+	}
+	while (wait4(pid, &st, 0, ru ? ru : &dummy) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (status)
+		*status = st;
+	return r;
+}
+
+/* Does /proc/locks show a lock of this kind ("FLOCK", "OFDLCK", "POSIX")
+ * on the inode of path (its device node, not the device it stands for)? */
+bool node_locked(const char *path, const char *kind)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	struct stat st;
+	bool found = false;
+
+	if (!f)
+		return false;
+	if (stat(path, &st) < 0) {
+		fclose(f);
+		return false;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		char k[16];
+		unsigned maj, min;
+		unsigned long ino;
+
+		/* "1: FLOCK  ADVISORY  WRITE 123 00:05:456 0 EOF"; a blocked
+		 * request reads "1: -> FLOCK ..." and is not a holder */
+		if (sscanf(line, "%*d: %15s %*s %*s %*d %x:%x:%lu", k, &maj, &min, &ino) == 4)
+			found = strcmp(k, kind) == 0 && makedev(maj, min) == st.st_dev &&
+			        ino == (unsigned long)st.st_ino;
+	}
+	fclose(f);
 	return found;
 }
