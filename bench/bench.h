@@ -47,6 +47,9 @@ struct options {
 	int hold_us;
 	int tool_runs;
 	int waiter_ms;
+	int writer_rounds;
+	int writer_hold_ms;
+	int writer_ms;
 	const char *ddlp_lock;
 	const char *md_path;
 	const char *kv_path;
@@ -288,8 +291,10 @@ void section_cpu(void);        /* handoff.c */
 void section_contention(void); /* contention.c */
 void section_tool(void);       /* tool.c */
 void section_waiters(void);    /* waiters.c */
+void section_writer(void);     /* writer.c */
 
 extern struct stats lock_stats;  /* section 1, back to back */
 extern int64_t isolated_lib_p50; /* section 1, one lock+unlock of an idle drive */
+extern int64_t handoff_lib_p50;  /* section 5, hand-off to a library waiter */
 
 #endif

@@ -30,6 +30,8 @@
 
 #include "bench.h"
 
+int64_t handoff_lib_p50;
+
 /* Blocks until an IN_OPEN of the watched node; its arrival time. */
 static int64_t wait_open_event(int ifd, int timeout_ms)
 {
@@ -266,6 +268,8 @@ static void handoff_report(bool cli, int n, int64_t *lat, int64_t *ev, int64_t *
 		detail("- hand-off, %s: %d of %d hand-offs took 400 ms or more (the waiter slept "
 		       "until its 500 ms fallback retry)",
 		       cli ? "ddlp-lock -w" : "library waiter", slow, n);
+	if (!cli)
+		handoff_lib_p50 = s.p50;
 	snprintf(k, sizeof(k), "handoff_%s_p50_ms", key);
 	kv(k, "%.3f", ms(s.p50));
 	snprintf(k, sizeof(k), "handoff_%s_p99_ms", key);

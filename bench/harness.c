@@ -28,10 +28,12 @@
  *   8. the waiter table: SCSI commands to the drive and the waiter's CPU
  *      while a waiter (ddlp_lock() or `ddlp-lock -w`, shared or exclusive)
  *      waits for each kind of holder (DDLP, flock, udevadm lock, O_EXCL)
+ *   9. writer preference: an exclusive waiter among 1, 2, 4, 8 shared
+ *      lockers whose holds overlap, and the readers' throughput
  *
  * `ddlp-bench --agent ...` is the harness's other mode: a DDLP holder or a
- * library waiter that section 8 starts in a lock backend of their
- * choice (agents.c).
+ * library waiter that section 8 starts in the lock backend it wants
+ * (agents.c).
  *
  * It asserts nothing about time: the exit status is 1 only when the
  * benchmark itself broke (a lock error, an overlap, a tool that failed).
@@ -66,6 +68,7 @@ static const struct bench_section {
 	{ "contention", section_contention }, /* 6, contention.c */
 	{ "tool", section_tool },             /* 7, tool.c */
 	{ "waiters", section_waiters },       /* 8, waiters.c */
+	{ "writer", section_writer },         /* 9, writer.c */
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -86,6 +89,9 @@ struct options opt = {
 	.hold_us = 1000,
 	.tool_runs = 30,
 	.waiter_ms = 3000,
+	.writer_rounds = 10,
+	.writer_hold_ms = 200,
+	.writer_ms = 3000,
 	.sections = S_ALL,
 };
 
@@ -103,12 +109,15 @@ static void usage(FILE *f)
 	      "  --hold-us N         time each contention worker holds the drive (1000)\n"
 	      "  --tool-runs N       runs of each tool (30)\n"
 	      "  --waiter-ms N       how long each waiter of the waiter table waits (3000)\n"
+	      "  --writer-rounds N   exclusive rounds per number of shared lockers (10)\n"
+	      "  --writer-hold-ms N  how long each shared locker holds the drive (200)\n"
+	      "  --writer-ms N       the exclusive waiter's timeout; the throughput window (3000)\n"
 	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters)\n"
 	      "  --only LIST         sections: lock,resolve,syscalls,intrusive,handoff,cpu,\n"
-	      "                      contention,tool,waiters (default: all)\n"
+	      "                      contention,tool,waiters,writer (default: all)\n"
 	      "  --skip LIST         leave these sections out\n"
 	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5,\n"
-	      "                      500 ms\n"
+	      "                      500 ms, 3, 100 ms, 1000 ms\n"
 	      "  --title TEXT        heading of the table\n"
 	      "  --md FILE           write the table there too\n"
 	      "  --kv FILE           key=value figures (for bench/run-vm.sh)\n",
@@ -181,6 +190,9 @@ int main(int argc, char **argv)
 		{ "hold-us", required_argument, NULL, 'o' },
 		{ "tool-runs", required_argument, NULL, 't' },
 		{ "waiter-ms", required_argument, NULL, 'w' },
+		{ "writer-rounds", required_argument, NULL, 'n' },
+		{ "writer-hold-ms", required_argument, NULL, 'y' },
+		{ "writer-ms", required_argument, NULL, 'Y' },
 		{ "ddlp-lock", required_argument, NULL, 'L' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "skip", required_argument, NULL, 'S' },
@@ -214,6 +226,9 @@ int main(int argc, char **argv)
 		case 'o': opt.hold_us = parse_int(optarg, "--hold-us"); break;
 		case 't': opt.tool_runs = parse_int(optarg, "--tool-runs"); break;
 		case 'w': opt.waiter_ms = parse_int(optarg, "--waiter-ms"); break;
+		case 'n': opt.writer_rounds = parse_int(optarg, "--writer-rounds"); break;
+		case 'y': opt.writer_hold_ms = parse_int(optarg, "--writer-hold-ms"); break;
+		case 'Y': opt.writer_ms = parse_int(optarg, "--writer-ms"); break;
 		case 'L': opt.ddlp_lock = optarg; break;
 		case 'O': opt.sections = parse_sections(optarg); break;
 		case 'S': skip |= parse_sections(optarg); break;
@@ -227,6 +242,9 @@ int main(int argc, char **argv)
 			opt.contention_ms = 2000;
 			opt.tool_runs = 5;
 			opt.waiter_ms = 500;
+			opt.writer_rounds = 3;
+			opt.writer_hold_ms = 100;
+			opt.writer_ms = 1000;
 			break;
 		case 'T': opt.title = optarg; break;
 		case 'm': opt.md_path = optarg; break;
@@ -248,6 +266,10 @@ int main(int argc, char **argv)
 		opt.intrusive_reps = 1;
 	if (opt.tool_runs < 1)
 		opt.tool_runs = 1;
+	if (opt.writer_rounds < 1)
+		opt.writer_rounds = 1;
+	if (opt.writer_hold_ms < 1)
+		opt.writer_hold_ms = 1;
 	if (opt.drive)
 		snprintf(spec, sizeof(spec), "%s", opt.drive);
 	else if (pick_default_drive(spec, sizeof(spec)) < 0) {

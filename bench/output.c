@@ -162,7 +162,7 @@ void print_table(FILE *f, const char *kernel, const char *date, const char *load
 		fprintf(f, "- seconds per section: %s\n", times);
 	fputs("- every lock is exclusive with DDLP_LOCK_NO_REPROBE, so that udev's re-probe "
 	      "after an unlock does not run into the next lock (except where a row says so); "
-	      "section 8 takes shared locks too, also with DDLP_LOCK_NO_REPROBE\n\n",
+	      "sections 8 and 9 take shared locks too, also with DDLP_LOCK_NO_REPROBE\n\n",
 	      f);
 	fputs("| # | measure | value | target | |\n|---|---|---|---|---|\n", f);
 	for (size_t i = 0; i < n_rows; i++)

@@ -9,8 +9,8 @@
 #                             -> bench/results/YYYY-MM-DD-vm-full-COMMIT.md
 #   bench/run-vm.sh --short   1 and 64 drives, default delay, fewer rounds,
 #                             2 s contention, shorter waits (what CI runs:
-#                             `make bench-short`); the waiter table (section 8)
-#                             in the first VM only;
+#                             `make bench-short`); the waiter table and writer
+#                             preference (sections 8, 9) in the first VM only;
 #                             -> bench/out/YYYY-MM-DD-vm-short-COMMIT.md, and stdout
 #
 # Options: --drives "1 8" --delays "default 0" --out FILE --bench-args "..."
@@ -48,7 +48,7 @@ else
 	: "${drives:=1 64}" "${delays:=default}" "${timeout:=420}"
 	: "${out:=$builddir/bench/out/$(date +%F)-vm-short-$head_short.md}"
 	bench_args="--short $bench_args"
-	later_args="--skip waiters" # CI exercises it once
+	later_args="--skip waiters,writer" # CI exercises them once
 fi
 
 vmrun=$top_srcdir/tests/vm/vm-run
@@ -230,9 +230,9 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		[ -n "$tr" ] || continue
 		echo "| ddlp-lock DEV true <= 1.3x flock DEV true: $(label "$r") | ${tr}x ($(get "$r" tool_ddlp_p50_ms) / $(get "$r" tool_flock_p50_ms) ms; --no-reprobe $(get "$r" tool_ratio_norep)x; udevadm lock $(get "$r" tool_udevadm_p50_ms) ms) | $(mark "$tr" 1.3) |"
 	done
-	if grep -qs '^waiters_n=' "$work"/*/figures.kv; then
+	if grep -qs '^waiters_n=\|^writer_1_rounds=' "$work"/*/figures.kv; then
 		echo
-		echo "## Against the targets of issue 11 (section 8)"
+		echo "## Against the targets of issues 11 and 12 (sections 8 and 9)"
 		echo
 		echo "| target | figures | |"
 		echo "|---|---|---|"
@@ -247,6 +247,20 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		else
 			echo "| waiter CPU <= 1% of its wait, every holder kind: $(label "$r") | no wait timed out | |"
 		fi
+	done
+	for r in "${runs[@]}"; do
+		[ -n "$(get "$r" writer_1_rounds)" ] || continue
+		line= ok=met
+		ho=$(get "$r" writer_handoff_ms)
+		for n in 1 2 4 8; do
+			to=$(get "$r" "writer_${n}_timeouts") mx=$(get "$r" "writer_${n}_max_ms")
+			hm=$(get "$r" "writer_${n}_hold_max_ms")
+			line="$line${line:+; }$n: p50 $(get "$r" "writer_${n}_p50_ms"), max ${mx:--}, timed out $to/$(get "$r" "writer_${n}_rounds"), hold $hm"
+			lim=$(awk -v a="$hm" -v b="$ho" 'BEGIN { print a + b }')
+			{ [ "$to" = 0 ] && [ -n "$ho" ] && le "$mx" "$lim"; } || ok="**missed**"
+		done
+		[ -n "$ho" ] || ok=
+		echo "| exclusive waiter among 1, 2, 4, 8 overlapping readers <= longest hold + one hand-off (${ho:-?} ms): $(label "$r") | $line (ms) | $ok |"
 	done
 	echo
 	echo "## The runs"
