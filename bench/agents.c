@@ -18,7 +18,6 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -273,54 +272,34 @@ static bool has_ended(pid_t pid)
 	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
 }
 
-/* Has pid an inotify instance (the library waits on one, lib/wait.c)? */
-static bool has_inotify(pid_t pid)
-{
-	char dir[64];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/proc/%ld/fd", (long)pid);
-	d = opendir(dir);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		char p[PATH_MAX], link[64];
-		ssize_t n;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		n = readlink(p, link, sizeof(link) - 1);
-		if (n > 0) {
-			link[n] = '\0';
-			found = strcmp(link, "anon_inode:inotify") == 0;
-		}
-	}
-	closedir(d);
-	return found;
-}
-
-/* The CPU share of a waiter while it waits: /proc/PID/schedstat from the
- * moment it has its inotify instance (its start, resolution and first
- * attempt are behind it) for 80% of its timeout; -1 when it never had one
- * or ended before (it took the drive). */
+/* The CPU share of a waiter while it waits: /proc/PID/schedstat between
+ * the first and the last time it is seen asleep in poll(2), looked at every
+ * 10 ms until it ends (its start, resolution and first attempt lie before
+ * that window, its exit after it).  -1 when the window is shorter than
+ * 50 ms (it took the drive); -2 when it was never seen asleep in poll(2)
+ * (a waiter that never sleeps). */
 static double waiting_phase(pid_t pid, int timeout_ms)
 {
-	int64_t end = now_ns() + ((int64_t)timeout_ms + 20000) * 1000000, s0, s1, c0, c1;
+	int64_t end = now_ns() + ((int64_t)timeout_ms + 20000) * 1000000;
+	int64_t s0 = -1, s1 = -1, c0 = -1, c1 = -1;
 
-	while (!has_inotify(pid)) {
-		if (has_ended(pid) || now_ns() > end)
-			return -1;
-		sleep_us(2000);
+	while (!has_ended(pid) && now_ns() < end) {
+		if (in_poll(pid) > 0) {
+			int64_t c = cpu_ns(pid), t = now_ns();
+
+			if (c >= 0 && s0 < 0) {
+				s0 = t;
+				c0 = c;
+			} else if (c >= 0) {
+				s1 = t;
+				c1 = c;
+			}
+		}
+		sleep_us(10000);
 	}
-	s0 = now_ns();
-	c0 = cpu_ns(pid);
-	sleep_us((long)timeout_ms * 800);
-	s1 = now_ns();
-	c1 = cpu_ns(pid);
-	if (c0 < 0 || c1 < c0 || has_ended(pid))
+	if (s0 < 0)
+		return -2;
+	if (s1 - s0 < 50000000 || c1 < c0)
 		return -1;
 	return 100.0 * (double)(c1 - c0) / (double)(s1 - s0);
 }

@@ -257,9 +257,9 @@ struct wait_result {
 	double wall_ms; /* from its start to its end, as this process saw it */
 	double call_ms; /* the ddlp_lock() call (library); wall_ms (tool) */
 	double cpu_ms;  /* getrusage around the call (library); wait4 (tool) */
-	double wait_pct; /* CPU share while it waits (schedstat, from the moment
-	                  * it has its inotify instance for 80% of the timeout);
-	                  * -1 when it ended before or never had one */
+	double wait_pct; /* CPU share while it waits (schedstat, between its
+	                  * first and last sleep in poll(2) seen); -1 when that
+	                  * is under 50 ms, -2 when it never slept in poll(2) */
 };
 
 const char *holder_label(enum holder_kind k);

@@ -241,7 +241,7 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		n=$(get "$r" waiters_n)
 		[ -n "$n" ] || continue
 		mc=$(get "$r" waiters_max_cmds) cpu=$(get "$r" waiters_max_cpu_pct)
-		echo "| a waiter sends the drive at most one open's commands (4) over its wait: $(label "$r") | most $mc in one of $n waits of $(get "$r" waiters_ms) ms ($(get "$r" waiters_max_cmds_per_s)/s; $(get "$r" waiters_total_cmds) in all; $(get "$r" waiters_taken) took the drive); one refused try: most $(get "$r" waiters_try_max_cmds); control windows $(get "$r" waiters_control_cmds) | $(mark "$mc" 4) |"
+		echo "| a waiter sends the drive at most one open's commands (4) over its wait: $(label "$r") | most ${mc:-?} in one of $n waits of $(get "$r" waiters_ms) ms ($(get "$r" waiters_max_cmds_per_s)/s; $(get "$r" waiters_total_cmds) in all; $(get "$r" waiters_taken) took the drive); one refused try: most $(get "$r" waiters_try_max_cmds); control windows $(get "$r" waiters_control_cmds) | $(mark "$mc" 4) |"
 		if [ -n "$cpu" ]; then
 			echo "| waiter CPU <= 1% of its wait, every holder kind: $(label "$r") | most ${cpu}% (while it waits) | $(mark "$cpu" 1) |"
 		else

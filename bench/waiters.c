@@ -19,10 +19,10 @@
  * of its wait; its CPU time as a share of the wait: getrusage around the
  * ddlp_lock() call in the waiter process (library), wait4's rusage of the
  * whole ddlp-lock process (tool); and, for both, the CPU share while it
- * waits (/proc/PID/schedstat, count-cpu.c, from the moment it has the
- * inotify instance the library waits on, for 80% of the timeout), which
- * the summary row uses: the call holds the first resolution and libudev's
- * start, the process its exec, both large and noisy in a VM.
+ * waits (/proc/PID/schedstat, count-cpu.c, between the first and the
+ * last time it is seen asleep in poll(2)), which the summary row uses: the call holds the first resolution and libudev's start, the
+ * process its exec, both large and noisy in a VM (for a waiter that never
+ * sleeps in poll(2) the summary takes its whole figure).
  * Before the waiters, a control window of the same length with the holder
  * alone, and the commands of one refused try (`ddlp-lock -n -s`, `-n -x`:
  * the cost of a refused attempt, a row of issue 11's table).
@@ -64,11 +64,16 @@ static void ops_counts(const struct cmdcount *cc, char *out, size_t size)
 }
 
 /* The waiter's CPU as a share of its wait, comparable between the library
- * and the tool: the waiting phase (schedstat).  The call's getrusage holds
- * the first resolution and libudev's start, the tool's wait4 its process
- * start, both large and noisy in a VM.  -1: not known. */
-static double cpu_share(const struct cell *e)
+ * and the tool: the waiting phase (schedstat, between its first and last
+ * sleep in poll(2) seen).  The call's getrusage holds the first resolution and libudev's
+ * start, the tool's wait4 its process start, both large and noisy in a VM;
+ * they stand in only for a waiter that never slept in poll(2).  -1: not
+ * known (it took the drive). */
+static double cpu_share(const struct cell *e, bool *whole)
 {
+	*whole = e->w.wait_pct == -2;
+	if (*whole)
+		return e->w.call_ms > 0 ? 100.0 * e->w.cpu_ms / e->w.call_ms : -1;
 	return e->w.wait_pct;
 }
 
@@ -76,6 +81,8 @@ static void phase_string(double pct_, char *out, size_t size)
 {
 	if (pct_ >= 0)
 		snprintf(out, size, "%.2f%%", pct_);
+	else if (pct_ == -2)
+		snprintf(out, size, "never asleep in poll(2)");
 	else
 		snprintf(out, size, "-");
 }
@@ -98,7 +105,7 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
                    const bool *held, const char *const *why_not)
 {
 	struct most cmds = { -1, 0, 0 }, rate = { -1, 0, 0 }, cpu = { -1, 0, 0 }, tried = { -1, 0, 0 };
-	int n_waits = 0, n_taken = 0, n_out = 0, n_tries = 0;
+	int n_waits = 0, n_taken = 0, n_out = 0, n_tries = 0, n_awake = 0;
 	long total = 0, ctl_total = 0, others = 0;
 	double secs = 0;
 	char what[200], ops[300], kb[64];
@@ -110,8 +117,9 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 	       "(tracefs, media polling off), per second of its wait; CPU: getrusage around "
 	       "ddlp_lock() in the waiter process (library), wait4's rusage of the whole "
 	       "`ddlp-lock` process (tool, its start included), and the share while it waits "
-	       "(/proc/PID/schedstat, from the moment the waiter has its inotify instance, "
-	       "for 80%% of the timeout; the summary row uses this one); a posix holder's "
+	       "(/proc/PID/schedstat between the first and the last time it is seen asleep in "
+	       "poll(2), looked at every 10 ms; the summary rows use this one, and the whole "
+	       "figure for a waiter that never slept in poll(2)); a posix holder's "
 	       "waiters run with DDLP_LOCK_BACKEND=posix too",
 	       opt.waiter_ms);
 	detail("%s", "");
@@ -131,7 +139,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 		for (int w = 0; w < N_WAITERS; w++) {
 			const struct cell *e = &c[h][w];
 			double r = 0, p;
-			char rs[32] = "", cs[128], hs[32];
+			bool whole;
+			char rs[32] = "", cs[160], hs[40];
 
 			if (!e->ran)
 				continue;
@@ -152,9 +161,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 			n_waits++;
 			total += e->cc.target;
 			secs += e->w.call_ms / 1e3;
-			most_of(&cmds, (double)e->cc.target, h, w);
-			p = cpu_share(e);
-			phase_string(e->w.wait_pct, hs, sizeof(hs));
+			p = cpu_share(e, &whole);
+			phase_string(e->w.outcome == 0 ? -1 : e->w.wait_pct, hs, sizeof(hs));
 			snprintf(cs, sizeof(cs), "%.1f ms of %.0f ms (%s, %.1f%%); waiting %s",
 			         e->w.cpu_ms, e->w.call_ms, waiter_is_tool(w) ? "process" : "call",
 			         e->w.call_ms > 0 ? 100.0 * e->w.cpu_ms / e->w.call_ms : 0, hs);
@@ -162,6 +170,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 				n_taken++;
 			} else {
 				n_out++;
+				most_of(&cmds, (double)e->cc.target, h, w);
+				n_awake += whole;
 				r = e->w.call_ms > 0 ? (double)e->cc.target / (e->w.call_ms / 1e3) : 0;
 				snprintf(rs, sizeof(rs), "%.0f/s", r);
 				most_of(&rate, r, h, w);
@@ -186,20 +196,25 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 	}
 	snprintf(what, sizeof(what),
 	         "waiter table, %d waits of %d ms (%d timed out, %d took the drive): SCSI "
-	         "commands to the drive per wait, most (holder; waiter)",
+	         "commands to the drive per wait that timed out, most (holder; waiter)",
 	         n_waits, opt.waiter_ms, n_out, n_taken);
-	row("8", what, "<= 4 (one open and the check its close queues)", verdict(cmds.v <= 4),
-	    "%.0f (%s; %s)", cmds.v, holder_label(cmds.h), waiter_label(cmds.w));
+	if (cmds.v >= 0)
+		row("8", what, "<= 4 (one open and the check its close queues)",
+		    verdict(cmds.v <= 4), "%.0f (%s; %s)", cmds.v, holder_label(cmds.h),
+		    waiter_label(cmds.w));
+	else
+		row("8", what, NULL, NULL, "no wait timed out");
 	if (rate.v >= 0)
 		row("8", "waiter table: commands per second of waiting, most of the waits that timed "
 		         "out (holder; waiter); all waits together",
 		    NULL, NULL, "%.0f/s (%s; %s); %ld commands in %.1f s", rate.v,
 		    holder_label(rate.h), waiter_label(rate.w), total, secs);
 	if (cpu.v >= 0)
-		row("8", "waiter table: waiter CPU while it waits (schedstat), most of the waits that "
-		         "timed out, % of the time (holder; waiter)",
-		    "<= 1%", verdict(cpu.v <= 1.0), "%.2f%% (%s; %s)", cpu.v, holder_label(cpu.h),
-		    waiter_label(cpu.w));
+		row("8", "waiter table: waiter CPU while it waits (schedstat between its sleeps in "
+		         "poll(2)), most of the waits that timed out, % of the time (holder; waiter)",
+		    "<= 1%", verdict(cpu.v <= 1.0), "%.2f%% (%s; %s)%s", cpu.v, holder_label(cpu.h),
+		    waiter_label(cpu.w),
+		    n_awake ? "; some waiters never slept in poll(2): their whole figure" : "");
 	if (n_tries)
 		row("8", "waiter table: one refused try (`ddlp-lock -n`), commands to the drive, "
 		         "most (holder; mode)",
@@ -211,7 +226,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 	kv("waiters_ms", "%d", opt.waiter_ms);
 	kv("waiters_n", "%d", n_waits);
 	kv("waiters_taken", "%d", n_taken);
-	kv("waiters_max_cmds", "%.0f", cmds.v);
+	if (cmds.v >= 0)
+		kv("waiters_max_cmds", "%.0f", cmds.v);
 	if (rate.v >= 0)
 		kv("waiters_max_cmds_per_s", "%.0f", rate.v);
 	if (cpu.v >= 0)
@@ -219,6 +235,7 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 	kv("waiters_total_cmds", "%ld", total);
 	kv("waiters_try_max_cmds", "%.0f", tried.v);
 	kv("waiters_control_cmds", "%ld", ctl_total);
+	kv("waiters_never_asleep", "%d", n_awake);
 }
 
 void section_waiters(void)
