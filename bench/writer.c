@@ -6,8 +6,12 @@
  *
  * For N = 1, 2, 4, 8: N forked processes loop ddlp_lock(DDLP_SHARED,
  * 10 s) -> hold --writer-hold-ms -> ddlp_unlock(), reader i starting i/N
- * of a hold after the first, so that from N = 2 on their holds overlap and
- * the drive is never free of readers.  First the readers alone for
+ * of a hold after the first.  From N = 2 on their holds overlap by
+ * construction, not by timing (which a loaded machine upsets): after its
+ * hold a reader lets go only once another reader holds the drive too, or
+ * after one more hold when none could come in (as behind a writer that
+ * waits), so the drive is never free of readers unless shared requests
+ * are kept out.  First the readers alone for
  * --writer-ms: shared locks per second.  Then this process, --writer-rounds
  * times: a pause of 0 to one hold, then ddlp_lock(DDLP_EXCLUSIVE,
  * --writer-ms, DDLP_LOCK_NO_REPROBE), hold 1 ms, unlock; its latency (call
@@ -72,6 +76,16 @@ static void reader(int idx, int n)
 			atomic_fetch_add(&ws->overlaps, 1);
 		atomic_fetch_add(&ws->locks, 1);
 		sleep_us((long)opt.writer_hold_ms * 1000);
+		/* overlap by construction, not by timing: let go only once another
+		 * reader holds the drive too, or after one more hold when none
+		 * could come in (behind a waiting writer) */
+		if (n > 1) {
+			int64_t until = now_ns() + (int64_t)opt.writer_hold_ms * 1000000;
+
+			while (atomic_load(&ws->readers_inside) < 2 && now_ns() < until &&
+			       !atomic_load(&ws->stop))
+				sleep_us(1000);
+		}
 		held = now_ns() - t_in;
 		prev = atomic_load(&ws->hold_max_ns);
 		while (held > prev && !atomic_compare_exchange_weak(&ws->hold_max_ns, &prev, held))
