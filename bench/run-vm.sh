@@ -241,7 +241,8 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		n=$(get "$r" waiters_n)
 		[ -n "$n" ] || continue
 		mc=$(get "$r" waiters_max_cmds) cpu=$(get "$r" waiters_max_cpu_pct)
-		echo "| a waiter sends the drive at most one open's commands (4) over its wait: $(label "$r") | most ${mc:-?} in one of $n waits of $(get "$r" waiters_ms) ms ($(get "$r" waiters_max_cmds_per_s)/s; $(get "$r" waiters_total_cmds) in all; $(get "$r" waiters_taken) took the drive); one refused try: most $(get "$r" waiters_try_max_cmds); control windows $(get "$r" waiters_control_cmds) | $(mark "$mc" 4) |"
+		try=$(get "$r" waiters_try_max_cmds)
+		echo "| a waiter sends the drive at most one open's commands (4) over its wait: $(label "$r") | most ${mc:-?} in one of $n waits of $(get "$r" waiters_ms) ms ($(get "$r" waiters_max_cmds_per_s)/s; $(get "$r" waiters_total_cmds) in all; $(get "$r" waiters_taken) took the drive); one refused try: most ${try:-- (none refused)}; control windows $(get "$r" waiters_control_cmds) | $(mark "$mc" 4) |"
 		if [ -n "$cpu" ]; then
 			echo "| waiter CPU <= 1% of its wait, every holder kind: $(label "$r") | most ${cpu}% (while it waits) | $(mark "$cpu" 1) |"
 		else
@@ -255,7 +256,8 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		for n in 1 2 4 8; do
 			to=$(get "$r" "writer_${n}_timeouts") mx=$(get "$r" "writer_${n}_max_ms")
 			hm=$(get "$r" "writer_${n}_hold_max_ms")
-			line="$line${line:+; }$n: p50 $(get "$r" "writer_${n}_p50_ms"), max ${mx:--}, timed out $to/$(get "$r" "writer_${n}_rounds"), hold $hm"
+			p50=$(get "$r" "writer_${n}_p50_ms")
+			line="$line${line:+; }$n: p50 ${p50:--}, max ${mx:--}, timed out $to/$(get "$r" "writer_${n}_rounds"), hold $hm"
 			lim=$(awk -v a="$hm" -v b="$ho" 'BEGIN { print a + b }')
 			{ [ "$to" = 0 ] && [ -n "$ho" ] && le "$mx" "$lim"; } || ok="**missed**"
 		done

@@ -105,7 +105,7 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
                    const bool *held, const char *const *why_not)
 {
 	struct most cmds = { -1, 0, 0 }, rate = { -1, 0, 0 }, cpu = { -1, 0, 0 }, tried = { -1, 0, 0 };
-	int n_waits = 0, n_taken = 0, n_out = 0, n_tries = 0, n_awake = 0;
+	int n_waits = 0, n_taken = 0, n_out = 0, n_awake = 0;
 	long total = 0, ctl_total = 0, others = 0;
 	double secs = 0;
 	char what[200], ops[300], kb[64];
@@ -151,8 +151,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 			snprintf(kb, sizeof(kb), "wt_%s_%s_taken", holder_keys[h], waiter_keys[w]);
 			kv(kb, "%d", e->w.outcome == 0);
 			if (!waiter_waits(w)) {
-				n_tries++;
-				most_of(&tried, (double)e->cc.target, h, w);
+				if (e->w.outcome == 1)
+					most_of(&tried, (double)e->cc.target, h, w);
 				detail("| | %s | %s | %ld%s%s%s | | |", waiter_label(w),
 				       e->w.outcome == 0 ? "**taken**" : "refused", e->cc.target,
 				       ops[0] ? " (" : "", ops, ops[0] ? ")" : "");
@@ -215,7 +215,7 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 		    "<= 1%", verdict(cpu.v <= 1.0), "%.2f%% (%s; %s)%s", cpu.v, holder_label(cpu.h),
 		    waiter_label(cpu.w),
 		    n_awake ? "; some waiters never slept in poll(2): their whole figure" : "");
-	if (n_tries)
+	if (tried.v >= 0)
 		row("8", "waiter table: one refused try (`ddlp-lock -n`), commands to the drive, "
 		         "most (holder; mode)",
 		    NULL, NULL, "%.0f (%s; %s)", tried.v, holder_label(tried.h),
@@ -233,7 +233,8 @@ static void report(struct cell c[N_HOLDERS][N_WAITERS], const struct cmdcount *c
 	if (cpu.v >= 0)
 		kv("waiters_max_cpu_pct", "%.2f", cpu.v);
 	kv("waiters_total_cmds", "%ld", total);
-	kv("waiters_try_max_cmds", "%.0f", tried.v);
+	if (tried.v >= 0)
+		kv("waiters_try_max_cmds", "%.0f", tried.v);
 	kv("waiters_control_cmds", "%ld", ctl_total);
 	kv("waiters_never_asleep", "%d", n_awake);
 }
