@@ -30,6 +30,8 @@
  *      waits for each kind of holder (DDLP, flock, udevadm lock, O_EXCL)
  *   9. writer preference: an exclusive waiter among 1, 2, 4, 8 shared
  *      lockers whose holds overlap, and the readers' throughput
+ *  10. ddlp-guard: opens of a regular file, of /dev/null and of the drive
+ *      with and without the guard, against ddlp_lock()
  *
  * `ddlp-bench --agent ...` is the harness's other mode: a DDLP holder or a
  * library waiter that section 8 starts in the lock backend it wants
@@ -69,6 +71,7 @@ static const struct bench_section {
 	{ "tool", section_tool },             /* 7, tool.c */
 	{ "waiters", section_waiters },       /* 8, waiters.c */
 	{ "writer", section_writer },         /* 9, writer.c */
+	{ "guard", section_guard },           /* 10, guard.c */
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -113,8 +116,10 @@ static void usage(FILE *f)
 	      "  --writer-hold-ms N  how long each shared locker holds the drive (200)\n"
 	      "  --writer-ms N       the exclusive waiter's timeout; the throughput window (3000)\n"
 	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters)\n"
+	      "  --guard PATH        the ddlp-guard binary (section guard; without it: n/a)\n"
+	      "  --guard-preload PATH  its library (DDLP_GUARD_PRELOAD), when not installed\n"
 	      "  --only LIST         sections: lock,resolve,syscalls,intrusive,handoff,cpu,\n"
-	      "                      contention,tool,waiters,writer (default: all)\n"
+	      "                      contention,tool,waiters,writer,guard (default: all)\n"
 	      "  --skip LIST         leave these sections out\n"
 	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5,\n"
 	      "                      500 ms, 3, 100 ms, 1000 ms\n"
@@ -194,6 +199,8 @@ int main(int argc, char **argv)
 		{ "writer-hold-ms", required_argument, NULL, 'y' },
 		{ "writer-ms", required_argument, NULL, 'Y' },
 		{ "ddlp-lock", required_argument, NULL, 'L' },
+		{ "guard", required_argument, NULL, 'G' },
+		{ "guard-preload", required_argument, NULL, 'P' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "skip", required_argument, NULL, 'S' },
 		{ "short", no_argument, NULL, 's' },
@@ -230,6 +237,8 @@ int main(int argc, char **argv)
 		case 'y': opt.writer_hold_ms = parse_int(optarg, "--writer-hold-ms"); break;
 		case 'Y': opt.writer_ms = parse_int(optarg, "--writer-ms"); break;
 		case 'L': opt.ddlp_lock = optarg; break;
+		case 'G': opt.guard = optarg; break;
+		case 'P': opt.guard_preload = optarg; break;
 		case 'O': opt.sections = parse_sections(optarg); break;
 		case 'S': skip |= parse_sections(optarg); break;
 		case 's':

@@ -148,9 +148,24 @@ struct guard_lk {
 	ino_t ino;
 };
 
+/* What a hold keeps of its drive (copied out of libddlp's drive, which a
+ * lock owns and frees with it). */
+struct guard_drive {
+	char *spec;                /* as the program named it */
+	char *id;                  /* "scsi:H:C:T:L" ... */
+	char *block_syspath;       /* for the re-probe, or NULL */
+	size_t n_nodes;
+	struct {
+		mode_t type;
+		dev_t devnum;
+	} nodes[DDLP_MAX_NODES];
+};
+struct guard_drive *guard_drive_copy(const struct ddlp_drive *d);
+void guard_drive_free(struct guard_drive *d);
+
 struct guard_hold {
 	struct guard_hold *next;
-	struct ddlp_drive *drive;  /* resolved; owned */
+	struct guard_drive *drive; /* owned */
 	struct ddlp_lock *lock;    /* NULL when adopted from a former image */
 	enum ddlp_mode mode;
 	pid_t owner;               /* the process that took the lock */
@@ -174,10 +189,11 @@ extern struct guard_hold *guard_holds;
 /* Whether the process holds any drive (lock-free). */
 bool guard_holding(void);
 
-/* Get a hold of drive in at least mode for an open (wait as configured):
- * 0 and *out with its pending count raised, or a negative errno
- * (-EBUSY when busy, after the refusal was reported). */
-int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_hold **out);
+/* Get a hold of the drive spec names in at least mode for an open (wait
+ * as configured): 0 and *out with its pending count raised, or a negative
+ * errno (-EBUSY when busy, after the refusal was reported; -ENODEV when
+ * libddlp cannot name a drive there). */
+int guard_hold_get(const char *spec, enum ddlp_mode mode, struct guard_hold **out);
 /* The open made under the hold: fd >= 0 is recorded as the program's,
  * fd < 0 only drops the pending count.  The hold is released when nothing
  * is left of it. */
@@ -200,7 +216,7 @@ void guard_hold_cloexec_changed(int fd);
 int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode);
 /* Adopt a hold handed down by the former image (state.c): takes over
  * drive and the lk fds.  Under the table lock. */
-struct guard_hold *guard_hold_adopt(struct ddlp_drive *drive, enum ddlp_mode mode, pid_t owner,
+struct guard_hold *guard_hold_adopt(struct guard_drive *drive, enum ddlp_mode mode, pid_t owner,
                                     const struct guard_lk *lk, size_t n_lk);
 /* Under the table lock: record fd as the program's descriptor of h. */
 void guard_hold_add_fd(struct guard_hold *h, int fd);
@@ -231,7 +247,8 @@ enum guard_entry {
 };
 /* An open of a guarded drive's node: lock, then the program's own open
  * adjusted per driver.  The fd, or -1 with errno. */
-int guard_drive_open(enum guard_entry e, int dirfd, const char *path, int flags, mode_t mode);
+int guard_drive_open(enum guard_entry e, int dirfd, const char *path, int flags, mode_t mode,
+                     const struct stat *st);
 /* Whether (type, rdev) of an open is to be guarded, for a caller at ret. */
 bool guard_wants(const struct stat *st, const void *ret);
 /* After an unguarded descriptor of a drive was closed (a late catch):

@@ -261,7 +261,61 @@ int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode)
 	return -EBUSY;
 }
 
-int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_hold **out)
+struct guard_drive *guard_drive_copy(const struct ddlp_drive *d)
+{
+	struct guard_drive *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	g->spec = strdup(d->spec);
+	g->id = strdup(d->id);
+	g->block_syspath = d->block_syspath ? strdup(d->block_syspath) : NULL;
+	if (!g->spec || !g->id || (d->block_syspath && !g->block_syspath)) {
+		guard_drive_free(g);
+		return NULL;
+	}
+	for (size_t i = 0; i < d->n_nodes && i < DDLP_MAX_NODES; i++) {
+		g->nodes[i].type = d->nodes[i].type;
+		g->nodes[i].devnum = d->nodes[i].devnum;
+		g->n_nodes++;
+	}
+	return g;
+}
+
+void guard_drive_free(struct guard_drive *d)
+{
+	if (!d)
+		return;
+	free(d->spec);
+	free(d->id);
+	free(d->block_syspath);
+	free(d);
+}
+
+/* The hold of the drive spec names, when there is one (under acq_mutex).
+ * Without any hold there is nothing to look for, and no resolution of
+ * spec to pay for: ddlp_lock() resolves it. */
+static int find_spec(const char *spec, struct guard_hold **out)
+{
+	struct ddlp_drive *d = NULL;
+	int r;
+
+	*out = NULL;
+	if (!__atomic_load_n(&n_holds, __ATOMIC_RELAXED))
+		return 0;
+	guard_enter();
+	r = ddlp_drive_resolve(spec, 0, &d);
+	guard_leave();
+	if (r < 0)
+		return r;
+	guard_tab_lock();
+	*out = find_id(d->id);
+	guard_tab_unlock();
+	ddlp_drive_free(d);
+	return 0;
+}
+
+int guard_hold_get(const char *spec, enum ddlp_mode mode, struct guard_hold **out)
 {
 	struct guard_hold *h;
 	struct ddlp_lock *lock = NULL;
@@ -270,9 +324,13 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 
 	*out = NULL;
 	pthread_mutex_lock(&acq_mutex);
-	guard_tab_lock();
-	h = find_id(drive->id);
+	r = find_spec(spec, &h);
+	if (r < 0) {
+		pthread_mutex_unlock(&acq_mutex);
+		return -ENODEV;
+	}
 	if (h) {
+		guard_tab_lock();
 		r = guard_hold_cover(h, mode);
 		if (r == 0) {
 			h->pending++;
@@ -280,29 +338,31 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 		}
 		guard_tab_unlock();
 		pthread_mutex_unlock(&acq_mutex);
-		ddlp_drive_free(drive);
 		return r;
 	}
-	guard_tab_unlock();
 
 	t0 = ddlp_now_ms();
-	r = take_lock(drive->spec, mode, guard_cfg.timeout_ms, &lock);
-	if (r < 0) {
-		report_refusal(drive->spec, r, ddlp_now_ms() - t0);
+	r = take_lock(spec, mode, guard_cfg.timeout_ms, &lock);
+	if (r == -ENODEV || r == -ENOENT || r == -ENXIO || r == -EINVAL) {
 		pthread_mutex_unlock(&acq_mutex);
-		ddlp_drive_free(drive);
+		return -ENODEV;
+	}
+	if (r < 0) {
+		report_refusal(spec, r, ddlp_now_ms() - t0);
+		pthread_mutex_unlock(&acq_mutex);
 		return r == -ETIMEDOUT ? -EBUSY : r;
 	}
 	h = calloc(1, sizeof(*h));
-	if (!h) {
+	if (h)
+		h->drive = guard_drive_copy(ddlp_lock_get_drive(lock, 0));
+	if (!h || !h->drive) {
 		guard_enter();
 		ddlp_unlock(lock);
 		guard_leave();
 		pthread_mutex_unlock(&acq_mutex);
-		ddlp_drive_free(drive);
+		free(h);
 		return -ENOMEM;
 	}
-	h->drive = drive;
 	h->lock = lock;
 	h->mode = mode;
 	h->owner = getpid();
@@ -314,12 +374,12 @@ int guard_hold_get(struct ddlp_drive *drive, enum ddlp_mode mode, struct guard_h
 	guard_tab_unlock();
 	pthread_mutex_unlock(&acq_mutex);
 	if (guard_cfg.verbose)
-		guard_say("%s: locked %s %s (%zu nodes)", drive->spec, drive->id, mode_name(mode), h->n_lk);
+		guard_say("%s: locked %s %s (%zu nodes)", spec, h->drive->id, mode_name(mode), h->n_lk);
 	*out = h;
 	return 0;
 }
 
-struct guard_hold *guard_hold_adopt(struct ddlp_drive *drive, enum ddlp_mode mode, pid_t owner,
+struct guard_hold *guard_hold_adopt(struct guard_drive *drive, enum ddlp_mode mode, pid_t owner,
                                     const struct guard_lk *lk, size_t n_lk)
 {
 	struct guard_hold *h = calloc(1, sizeof(*h));
@@ -454,12 +514,15 @@ static void release(struct guard_hold *h)
 		for (size_t k = h->n_lk; k-- > 0;)
 			guard_sys_close(h->lk[k].fd);
 	}
-	if (reprobe)
-		ddlp_reprobe(h->drive);
+	if (reprobe) {
+		struct ddlp_drive d = { .spec = h->drive->spec, .block_syspath = h->drive->block_syspath };
+
+		ddlp_reprobe(&d);
+	}
 	guard_leave();
 	if (guard_cfg.verbose)
 		guard_say("%s: released %s", h->drive->spec, h->drive->id);
-	ddlp_drive_free(h->drive);
+	guard_drive_free(h->drive);
 	free(h->fds);
 	free(h);
 }

@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -96,10 +97,12 @@ static int real_open(enum guard_entry e, int dirfd, const char *path, int flags,
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
-/* Inside the guard: libddlp's lock descriptors go above fd_base. */
-static int relocate(int fd)
+/* Inside the guard: libddlp's lock descriptors go above fd_base (its
+ * node opens are the ones with O_NONBLOCK; its reads of sysfs files are
+ * closed at once and stay where they are). */
+static int relocate(int fd, int flags)
 {
-	if (fd >= 0 && fd < guard_cfg.fd_base) {
+	if (fd >= 0 && fd < guard_cfg.fd_base && (flags & O_NONBLOCK)) {
 		int n = guard_sys_fcntl(fd, F_DUPFD_CLOEXEC, guard_cfg.fd_base);
 
 		if (n >= 0) {
@@ -159,35 +162,36 @@ static int dup_for_program(int sgfd, int flags)
 	return fd;
 }
 
-int guard_drive_open(enum guard_entry e, int dirfd, const char *path, int flags, mode_t mode)
+#define SCSI_GENERIC_MAJOR 21
+
+int guard_drive_open(enum guard_entry e, int dirfd, const char *path, int flags, mode_t mode,
+                     const struct stat *st)
 {
 	char spec[PATH_MAX + 32];
-	struct ddlp_drive *d = NULL;
 	struct guard_hold *h;
 	enum ddlp_excl excl;
 	enum ddlp_mode m;
 	int acc = flags & O_ACCMODE, r, fd, sgfd, err;
 
+	/* what O_EXCL means for the node opened (doc/ddlp.txt, 1) */
+	if (S_ISBLK(st->st_mode))
+		excl = DDLP_EXCL_CLAIM;
+	else if (major(st->st_rdev) == SCSI_GENERIC_MAJOR)
+		excl = DDLP_EXCL_OPEN;
+	else
+		excl = DDLP_EXCL_NONE;
+	if (excl == DDLP_EXCL_OPEN && (flags & O_EXCL) && acc == O_RDONLY) {
+		errno = EPERM; /* what the sg driver answers */
+		return -1;
+	}
 	if (path[0] != '/' && dirfd != AT_FDCWD)
 		snprintf(spec, sizeof(spec), "/proc/self/fd/%d/%s", dirfd, path);
 	else
 		snprintf(spec, sizeof(spec), "%s", path);
-	guard_enter();
-	r = ddlp_drive_resolve(spec, 0, &d);
-	guard_leave();
-	if (r < 0 || d->named == SIZE_MAX) {
-		/* not a drive libddlp can name: not ours to guard */
-		ddlp_drive_free(d);
-		return real_open(e, dirfd, path, flags, mode);
-	}
-	excl = d->nodes[d->named].excl;
-	if (excl == DDLP_EXCL_OPEN && (flags & O_EXCL) && acc == O_RDONLY) {
-		ddlp_drive_free(d);
-		errno = EPERM; /* what the sg driver answers */
-		return -1;
-	}
 	m = acc != O_RDONLY || (flags & O_EXCL) ? DDLP_EXCLUSIVE : DDLP_SHARED;
-	r = guard_hold_get(d, m, &h); /* takes d */
+	r = guard_hold_get(spec, m, &h);
+	if (r == -ENODEV)
+		return real_open(e, dirfd, path, flags, mode); /* no drive libddlp can name */
 	if (r < 0) {
 		errno = -r;
 		return -1;
@@ -213,7 +217,7 @@ static int open_common(enum guard_entry e, int dirfd, const char *path, int flag
 	if (!guard_on() || !path) {
 		fd = real_open(e, dirfd, path, flags, mode);
 		if (guard_depth && guard_relocate)
-			fd = relocate(fd);
+			fd = relocate(fd, flags);
 		return fd;
 	}
 	if ((flags & O_PATH) || (flags & O_DIRECTORY) || (flags & O_TMPFILE) == O_TMPFILE ||
@@ -222,7 +226,7 @@ static int open_common(enum guard_entry e, int dirfd, const char *path, int flag
 	if (guard_holding() || guard_path_in_dev(dirfd, path)) {
 		if (fstatat(dirfd, path, &st, (flags & O_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
 		    guard_wants(&st, ret))
-			return guard_drive_open(e, dirfd, path, flags, mode);
+			return guard_drive_open(e, dirfd, path, flags, mode, &st);
 		return real_open(e, dirfd, path, flags, mode);
 	}
 	fd = real_open(e, dirfd, path, flags, mode);
@@ -232,7 +236,7 @@ static int open_common(enum guard_entry e, int dirfd, const char *path, int flag
 		/* late: a drive reached from outside /dev */
 		guard_sys_close(fd);
 		guard_after_stray_close();
-		return guard_drive_open(e, dirfd, path, flags, mode);
+		return guard_drive_open(e, dirfd, path, flags, mode, &st);
 	}
 	return fd;
 }

@@ -181,7 +181,8 @@ static void find_program_fds(struct guard_hold *h)
 static void adopt(enum ddlp_mode mode, pid_t owner, bool posix, const char *spec,
                   const struct guard_lk *lk, size_t n_lk)
 {
-	struct ddlp_drive *drive = NULL;
+	struct ddlp_drive *resolved = NULL;
+	struct guard_drive *drive;
 	struct guard_hold *h;
 	char path[64];
 	size_t n = 0;
@@ -193,7 +194,9 @@ static void adopt(enum ddlp_mode mode, pid_t owner, bool posix, const char *spec
 	if (n == 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", ok[0].fd);
-	if (ddlp_drive_resolve(path, 0, &drive) < 0) {
+	drive = ddlp_drive_resolve(path, 0, &resolved) == 0 ? guard_drive_copy(resolved) : NULL;
+	ddlp_drive_free(resolved);
+	if (!drive) {
 		/* the drive is gone: let go of what is left of it */
 		for (size_t k = 0; k < n; k++)
 			guard_sys_close(ok[k].fd);
@@ -209,7 +212,7 @@ static void adopt(enum ddlp_mode mode, pid_t owner, bool posix, const char *spec
 	}
 	h = guard_hold_adopt(drive, mode, owner, ok, n);
 	if (!h) {
-		ddlp_drive_free(drive);
+		guard_drive_free(drive);
 		for (size_t k = 0; k < n; k++)
 			guard_sys_close(ok[k].fd);
 		return;

@@ -49,10 +49,10 @@ static int mode_flags(const char *m)
 	return f;
 }
 
-static FILE *drive_fopen(const char *path, const char *mode, int flags)
+static FILE *drive_fopen(const char *path, const char *mode, int flags, const struct stat *st)
 {
 	FILE *fp;
-	int fd = guard_drive_open(GUARD_OPEN, AT_FDCWD, path, flags, 0666);
+	int fd = guard_drive_open(GUARD_OPEN, AT_FDCWD, path, flags, 0666, st);
 
 	if (fd < 0)
 		return NULL;
@@ -80,7 +80,7 @@ static FILE *fopen_common(bool is64, const char *path, const char *mode, const v
 		return real(path, mode);
 	if (guard_holding() || guard_path_in_dev(AT_FDCWD, path)) {
 		if (stat(path, &st) == 0 && guard_wants(&st, ret))
-			return drive_fopen(path, mode, flags);
+			return drive_fopen(path, mode, flags, &st);
 		return real(path, mode);
 	}
 	fp = real(path, mode);
@@ -90,7 +90,7 @@ static FILE *fopen_common(bool is64, const char *path, const char *mode, const v
 		/* late: a drive reached from outside /dev */
 		guard_real.fclose(fp);
 		guard_after_stray_close();
-		return drive_fopen(path, mode, flags);
+		return drive_fopen(path, mode, flags, &st);
 	}
 	return fp;
 }
