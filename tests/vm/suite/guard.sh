@@ -215,7 +215,7 @@ hold_prog() { # NAME READY CMD...: READY an ERE of its output or openers:NODE:CO
 children_of() { # PID: its child processes, from /proc (no procps needed)
 	local f st
 	for f in /proc/[0-9]*/stat; do
-		read -r st <"$f" 2>/dev/null || continue
+		{ read -r st <"$f"; } 2>/dev/null || continue
 		st=${st##*) } # after "PID (COMM) "
 		st=${st#* }   # after the state: the parent's pid
 		if [ "${st%% *}" = "$1" ]; then
@@ -313,6 +313,7 @@ for e in "${holders[@]}"; do
 	# without the guard (recorded, once): the programs that interop.sh does
 	# not hold the drive with
 	without="interop.sh, section 2"
+	[ "$backend" = posix ] && without="(the ofd table)"
 	if [ "$backend" = ofd ] && [[ $what == *"(paused)"* ]] && [[ $comm != wodim && $comm != cdrdao ]]; then
 		if hold_prog hp0 "$ready" $cmd; then
 			try_lock --no-reprobe excl 0 "/dev/$A"
