@@ -40,8 +40,8 @@ finish-ees       |                                      | live   | pass | 30
 finish-ess       | -DMIX_ESS                            | live   | pass | 20
 safety-2drives   | -DTWO_DRIVES                         | safety | pass | 8
 finish-2drives   | -DTWO_DRIVES                         | live   | pass | 30
-events-only      | -DNO_TIMER -DREPEAT_ALWAYS -DRX=1    | safety | pass | 15
-events-once      | -DNO_TIMER -DRX=1                    | safety | invalid-end-state | 2
+events-only      | -DNO_TIMER -DRX=1                    | safety | pass | 15
+fault-repeat-once     | -DNO_TIMER -DRX=1 -DFAULT_REPEAT_ONCE | safety | invalid-end-state | 2
 fault-no-keep-claim   | -DFAULT_NO_KEEP_CLAIM -DONLY=4  | safety | quiet | 2
 fault-no-claim-test   | -DFAULT_NO_CLAIM_TEST -DONLY=7  | safety | claim_head | 2
 fault-no-turnstile    | -DFAULT_NO_TURNSTILE -DONLY=4   | safety | quiet | 2
@@ -55,8 +55,8 @@ fault-file-ticket     | -DFAULT_FILE_TICKET -DONLY=6    | safety | death_release
 fault-file-ticket-finish | -DFAULT_FILE_TICKET -DONLY=99 | live  | finish | 4
 fault-unordered       | -DTWO_DRIVES -DFAULT_UNORDERED -DONLY=99 | live | finish | 4
 fault-keep-claims     | -DTWO_DRIVES -DFAULT_KEEP_CLAIMS -DONLY=99 | live | finish | 12
-fault-no-repeat       | -DNO_TIMER -DRX=1 -DREPEAT_ALWAYS -DFAULT_NO_REPEAT | safety | invalid-end-state | 2
-fault-drain-after     | -DNO_TIMER -DRX=1 -DREPEAT_ALWAYS -DFAULT_DRAIN_AFTER | safety | invalid-end-state | 2
+fault-no-repeat       | -DNO_TIMER -DRX=1 -DFAULT_NO_REPEAT | safety | invalid-end-state | 2
+fault-drain-after     | -DNO_TIMER -DRX=1 -DFAULT_DRAIN_AFTER | safety | invalid-end-state | 2
 '
 
 # One run: verify, then write its line to $work/NAME/result and, when it

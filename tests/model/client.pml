@@ -445,8 +445,9 @@ inline after_call()
  * one after the other processes' steps in between).  With NO_TIMER it
  * watches the one file, node or queue, that refused it: when that file
  * changes, the new one is watched, the events drained and the attempt
- * repeated at once, but not twice in a row (REPEAT_ALWAYS: every time;
- * FAULT_NO_REPEAT: never); else it sleeps until an event.
+ * repeated at once, every time (FAULT_REPEAT_ONCE: not twice in a row, as
+ * version 2's first text had it, which loses a wake-up; FAULT_NO_REPEAT:
+ * never); else it sleeps until an event.
  */
 inline after_refusal()
 {
@@ -464,7 +465,7 @@ inline after_refusal()
 #ifdef FAULT_NO_REPEAT
 		phase = P_SLEEP
 #else
-#ifdef REPEAT_ALWAYS
+#ifndef FAULT_REPEAT_ONCE
 		phase = P_START
 #else
 		if

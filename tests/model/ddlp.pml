@@ -23,8 +23,9 @@
  *   -DNO_DEATH     nobody dies (default: any one process may die, at any
  *                  step of it)
  *   -DNO_TIMER     no fallback timer: a waiter wakes on close events only
- *   -DREPEAT_ALWAYS with NO_TIMER: repeat the attempt at once every time
- *                  the refusing file changes, not only once in a row
+ *   -DFAULT_REPEAT_ONCE  with NO_TIMER: repeat the attempt at once when
+ *                  the refusing file changes only once in a row (the rule
+ *                  of version 2's first text; it loses a wake-up)
  *   -DLIVE         the LTL property "finish", for pan -a -f
  *   -DONLY=n       check assertion property n alone (see below)
  * Seeded faults, each removing one rule (check-model.sh names the property
