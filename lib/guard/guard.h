@@ -9,6 +9,7 @@
  *               and the per-thread "inside the guard" depth
  *   config.c    settings from the environment, messages on stderr, the
  *               constructor and the destructor
+ *   report.c    how a refused open is told
  *   classify.c  which paths may be a device, which devices are guarded
  *   hold.c      the process's holds: one DDLP lock per drive, the program's
  *               descriptors of that drive, release with the last one
@@ -114,6 +115,13 @@ static inline bool guard_on(void)
 {
 	return __atomic_load_n(&guard_ready, __ATOMIC_ACQUIRE) && !guard_depth;
 }
+
+/* ---- refusals (report.c) ---- */
+/* "NODE held by NAME (pid PID)" from the thread's last conflict. */
+void guard_describe_conflict(char *buf, size_t size);
+/* Say why a lock for spec failed (r: -EBUSY, -ETIMEDOUT, another errno),
+ * unless -q. */
+void guard_report_refusal(const char *spec, int r, int64_t waited_ms);
 
 /* ---- classification (classify.c) ---- */
 /* Whether an open of (dirfd, path) is looked at before the real open

@@ -78,46 +78,6 @@ static const char *mode_name(enum ddlp_mode m)
 	return m == DDLP_EXCLUSIVE ? "exclusive" : "shared";
 }
 
-/* The holder part of a refusal: "/dev/sg0 held by cdrskin (pid 1234)",
- * as ddlp-lock(1) says it. */
-static void describe_conflict(char *buf, size_t size)
-{
-	const struct ddlp_conflict *c = ddlp_last_conflict();
-	const char *name, *step;
-	pid_t pid;
-
-	if (!c) {
-		snprintf(buf, size, "a node of the drive");
-		return;
-	}
-	name = ddlp_conflict_get_holder_name(c);
-	step = ddlp_conflict_get_step(c);
-	pid = ddlp_conflict_get_holder_pid(c);
-	if (pid > 0 && name)
-		snprintf(buf, size, "%s held by %s (pid %ld)", ddlp_conflict_get_node(c), name, (long)pid);
-	else if (pid > 0)
-		snprintf(buf, size, "%s held by pid %ld", ddlp_conflict_get_node(c), (long)pid);
-	else
-		snprintf(buf, size, "%s (%s refused)", ddlp_conflict_get_node(c), step ? step : "lock");
-}
-
-static void report_refusal(const char *spec, int r, int64_t waited_ms)
-{
-	char why[512];
-
-	if (guard_cfg.quiet)
-		return;
-	if (r == -EBUSY || r == -ETIMEDOUT) {
-		describe_conflict(why, sizeof(why));
-		if (r == -ETIMEDOUT)
-			guard_say("%s: timed out after %.1f s: busy: %s", spec, (double)waited_ms / 1000.0, why);
-		else
-			guard_say("%s: busy: %s", spec, why);
-	} else {
-		guard_say("%s: cannot lock the drive: %s", spec, strerror(-r));
-	}
-}
-
 /* The guard's descriptors of a held libddlp lock, in lock order. */
 static void take_lk(struct guard_hold *h)
 {
@@ -230,7 +190,7 @@ int guard_hold_cover(struct guard_hold *h, enum ddlp_mode mode)
 		return 0;
 	}
 	if (r == -EBUSY)
-		describe_conflict(why, sizeof(why));
+		guard_describe_conflict(why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "%s", strerror(-r));
 	if (!guard_cfg.quiet)
@@ -348,7 +308,7 @@ int guard_hold_get(const char *spec, enum ddlp_mode mode, struct guard_hold **ou
 		return -ENODEV;
 	}
 	if (r < 0) {
-		report_refusal(spec, r, ddlp_now_ms() - t0);
+		guard_report_refusal(spec, r, ddlp_now_ms() - t0);
 		pthread_mutex_unlock(&acq_mutex);
 		return r == -ETIMEDOUT ? -EBUSY : r;
 	}
