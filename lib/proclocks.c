@@ -18,11 +18,12 @@
 
 #include "ddlp-private.h"
 
-/* One line of /proc/locks, e.g.
+/* One line of /proc/locks (or the part after "lock:" of a line of
+ * /proc/PID/fdinfo/FD, which has the same form), e.g.
  *   "1: OFDLCK ADVISORY  WRITE -1 00:05:123 0 EOF"
  *   "2: -> FLOCK  ADVISORY  WRITE 4321 00:05:123 0 EOF"
  * The device is the file system's, in hex, then the inode in decimal. */
-static int parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
+int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
 {
 	char *tok[8], *save = NULL, *p;
 	unsigned maj, min;
@@ -82,7 +83,7 @@ int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t i
 				r = errno ? -errno : -EIO;
 			break;
 		}
-		if (parse_line(line, &l, &ldev, &lino) < 0)
+		if (ddlp_proclocks_parse_line(line, &l, &ldev, &lino) < 0)
 			continue;
 		if (fn(&l, ldev, lino, data))
 			break;
