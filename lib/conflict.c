@@ -14,6 +14,10 @@
 
 static __thread struct ddlp_conflict conflict;
 static __thread bool conflict_valid;
+/* whether the holder was looked up (eagerly when a lock call fails, on
+ * first use after an attempt's step: the look costs a read of /proc/locks
+ * and a scan of /proc) */
+static __thread bool holder_known;
 
 struct ddlp_conflict *ddlp_conflict_current(void)
 {
@@ -38,6 +42,7 @@ void ddlp_conflict_set(const struct ddlp_drive *drive, const struct ddlp_node *n
 	conflict.devnum = node->devnum;
 	conflict.type = node->type;
 	conflict_valid = true;
+	holder_known = false;
 }
 
 static int first_holder(const struct ddlp_plock *l, void *data)
@@ -54,8 +59,9 @@ void ddlp_conflict_find_holder(void)
 {
 	pid_t pid = 0;
 
-	if (!conflict_valid)
+	if (!conflict_valid || holder_known)
 		return;
+	holder_known = true;
 	/* a POSIX or flock holder names itself in /proc/locks; an OFD lock
 	 * shows -1, and an O_EXCL open shows nowhere: look for an opener. */
 	if (conflict.inode_dev || conflict.inode)
@@ -94,10 +100,14 @@ DDLP_EXPORT const char *ddlp_conflict_get_step(const struct ddlp_conflict *c)
 
 DDLP_EXPORT pid_t ddlp_conflict_get_holder_pid(const struct ddlp_conflict *c)
 {
+	if (c == &conflict)
+		ddlp_conflict_find_holder();
 	return c ? c->holder_pid : 0;
 }
 
 DDLP_EXPORT const char *ddlp_conflict_get_holder_name(const struct ddlp_conflict *c)
 {
+	if (c == &conflict)
+		ddlp_conflict_find_holder();
 	return c && c->holder_name[0] ? c->holder_name : NULL;
 }

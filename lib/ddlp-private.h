@@ -169,6 +169,15 @@ enum ddlp_backend { DDLP_BACKEND_OFD = 0, DDLP_BACKEND_POSIX = 1 };
 int ddlp_node_open_locked(const struct ddlp_drive *drive, const struct ddlp_node *node,
                           enum ddlp_mode mode, enum ddlp_backend backend,
                           bool excl, int *fdp);
+/* The two steps of ddlp_node_open_locked(), for waiters that keep a
+ * descriptor across a wait: the open with its check (sets the conflict on
+ * failure), and the locks (on failure the descriptor stays open without
+ * them).  ddlp_node_unlock() gives back the locks of an open descriptor. */
+int ddlp_node_open(const struct ddlp_drive *drive, const struct ddlp_node *node,
+                   enum ddlp_mode mode, bool excl, int *fdp);
+int ddlp_node_lock(const struct ddlp_drive *drive, const struct ddlp_node *node, int fd,
+                   enum ddlp_mode mode, enum ddlp_backend backend);
+void ddlp_node_unlock(int fd, const struct ddlp_node *node, enum ddlp_backend backend);
 /* Change the lock of an open node (conversion). */
 int ddlp_node_relock(int fd, const struct ddlp_node *node, enum ddlp_mode mode,
                      enum ddlp_backend backend);
@@ -184,10 +193,16 @@ struct ddlp_lock_drive {
 	enum ddlp_mode mode;
 	struct ddlp_held held[DDLP_MAX_NODES];
 	size_t caller;           /* index of the node whose fd the caller gets */
+	/* while an attempt waits (doc/ddlp.txt, 6 and 7): */
+	int kept[DDLP_MAX_NODES]; /* descriptors kept open, unlocked, or -1 */
+	bool test;               /* held[0] is a shared request's claim test */
+	int qfd;                 /* the drive's queue file, or -1 */
+	bool ticket;             /* qfd carries this request's ticket */
 };
 
 struct ddlp_lock {
 	unsigned flags;
+	int64_t ticket;          /* the exclusive request's ticket, 0 none */
 	size_t n;
 	struct ddlp_lock_drive *drives;
 	enum ddlp_backend backend;
@@ -200,7 +215,27 @@ enum ddlp_backend ddlp_registry_backend(void);
 int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive,
                           const struct ddlp_node *node, enum ddlp_mode mode,
                           bool excl, struct ddlp_held *held);
+/* The same with a descriptor kept across a wait: *kept (-1 none) is used
+ * instead of an open; when keep is set and the lock step refuses, the open
+ * descriptor comes back through *kept. */
+int ddlp_registry_acquire_kept(struct ddlp_lock *lock, const struct ddlp_drive *drive,
+                               const struct ddlp_node *node, enum ddlp_mode mode, bool excl,
+                               bool keep, int *kept, struct ddlp_held *held);
 void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held);
+/* Release a held node's locks but keep its descriptor open, and return it
+ * (-1 when it is shared with another holder of the process: then it is
+ * released as usual). */
+int ddlp_registry_release_keep(struct ddlp_lock *lock, const struct ddlp_node *node,
+                               struct ddlp_held *held);
+/* A shared request's last step: a plain descriptor of node with the read
+ * lock and LOCK_SH takes the place of the claim test's. */
+int ddlp_registry_swap_fd(struct ddlp_lock *lock, const struct ddlp_drive *drive,
+                          const struct ddlp_node *node, struct ddlp_held *held);
+/* Whether the process already holds node's inode (POSIX backend). */
+bool ddlp_registry_holds(const struct ddlp_lock *lock, const struct ddlp_node *node);
+/* Close a kept descriptor under the fork guard; *fd becomes -1. */
+void ddlp_registry_close_fd(int *fd);
+int ddlp_registry_set_inheritable(struct ddlp_lock *lock, bool inheritable);
 /* Around every open or close of a lock fd: fork() waits until no thread is
  * between creating an fd and recording it (or closing and forgetting it),
  * so that the child's handler closes exactly the lock fds it inherited. */
@@ -211,16 +246,32 @@ void ddlp_registry_remove(struct ddlp_lock *lock);
 /* Test hook: forget the backend choice so that the environment is read again. */
 void ddlp_registry_reset_backend(void);
 
-/* The first wanted node of the handle that /proc/locks shows locked in a
- * way that conflicts with its mode (sets the thread's conflict), or NULL.
- * Opens no device: the friendly check of doc/ddlp.txt, section 8. */
-const struct ddlp_node *ddlp_visible_conflict(const struct ddlp_lock *lock);
 
 /* ---- lock sets (lockset.c) ---- */
 /* Take every node of every drive of lock in the global order; all or
- * nothing.  On failure *busy_node is the node that refused. */
-int ddlp_lockset_acquire(struct ddlp_lock *lock, const struct ddlp_node **busy_node);
+ * nothing.  On failure *busy_node is the node that refused; with keep
+ * (the request will wait) the claim descriptors and the descriptors whose
+ * lock step refused stay open in kept[] (doc/ddlp.txt, 6). */
+int ddlp_lockset_acquire(struct ddlp_lock *lock, bool keep, const struct ddlp_node **busy_node);
 void ddlp_lockset_release(struct ddlp_lock *lock);
+/* Close every descriptor kept across a wait. */
+void ddlp_lockset_drop_kept(struct ddlp_lock *lock);
+/* Whether the drive's first node carries an O_EXCL claim of a block
+ * device (the claim a shared request tests and a waiter keeps). */
+bool ddlp_drive_has_claim(const struct ddlp_drive *drive);
+
+/* ---- the queue of exclusive requests (queue.c; doc/ddlp.txt, 7) ---- */
+/* Open the drive's queue file (its sysfs uevent file): fd or -errno. */
+int ddlp_queue_open(const struct ddlp_drive *drive);
+/* 1 when a ticket other than fd's own lies below before (before 0: any
+ * ticket at all), 0 when none, negative errno. */
+int ddlp_queue_ahead(int fd, int64_t before);
+/* Take the ticket t (>= 1) on fd; 0 or negative errno. */
+int ddlp_queue_take(int fd, int64_t t);
+/* A new ticket: the monotonic clock in ms, >= 1. */
+int64_t ddlp_queue_new_ticket(void);
+/* Whether the block device devnum is mounted (/proc/self/mountinfo). */
+bool ddlp_devnum_mounted(dev_t devnum);
 /* Whether node i of a drive is opened in mode (an sg alias under an
  * exclusive lock is covered by the exclusive open and is not). */
 bool ddlp_lockset_node_wanted(const struct ddlp_drive *drive, size_t i, enum ddlp_mode mode);
@@ -231,18 +282,39 @@ bool ddlp_lockset_node_excl(const struct ddlp_drive *drive, size_t i, enum ddlp_
 size_t ddlp_lock_caller_node(const struct ddlp_lock_drive *ld);
 
 /* ---- waiting (wait.c) ---- */
-/* Sleep until node may have been released (a close of it), the deadline
- * (ms, CLOCK_MONOTONIC; < 0 none) or the fallback poll interval. */
 struct ddlp_waiter;
 int ddlp_waiter_new(struct ddlp_waiter **out);
 void ddlp_waiter_free(struct ddlp_waiter *w);
-/* Also watch path for closes.  Returns 1 when the watch is new, else 0. */
-int ddlp_waiter_watch(struct ddlp_waiter *w, const char *path);
-void ddlp_waiter_drain(struct ddlp_waiter *w);
-/* 1 when woken by a close event or at a quick retry after one (try at
- * once), 0 after the fallback interval (check /proc/locks first),
- * -ETIMEDOUT at the deadline. */
-int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms);
+/* Watch path as what refused the latest attempt, instead of the previous
+ * one: 1 when the watch changed (try again at once), else 0. */
+int ddlp_waiter_watch_refusal(struct ddlp_waiter *w, const char *path);
+/* The inotify descriptor (-1 without inotify). */
+int ddlp_waiter_get_fd(const struct ddlp_waiter *w);
+/* Before an attempt: read the events; 1 when a watched file was closed
+ * (the quick retries start again), else 0. */
+int ddlp_waiter_begin_try(struct ddlp_waiter *w);
+/* After a refused attempt: when to try again without an event (a quick
+ * retry after an event, else the fallback interval). */
+void ddlp_waiter_arm(struct ddlp_waiter *w);
+int ddlp_waiter_interval_ms(const struct ddlp_waiter *w);
+/* ms left until that retry (>= 0). */
+int ddlp_waiter_timeout_ms(const struct ddlp_waiter *w);
+/* Sleep until an event, the armed retry or the deadline (ms,
+ * CLOCK_MONOTONIC; < 0 none): 1 try now, -ETIMEDOUT, or -EINTR when a
+ * signal interrupted it and interruptible is set. */
+int ddlp_waiter_wait(struct ddlp_waiter *w, int64_t deadline_ms, bool interruptible);
+
+/* ---- attempts (attempt.c) ---- */
+/* Make an attempt for requests; wait: it may wait (keeps descriptors,
+ * takes a ticket), else it is tried once. */
+int ddlp_attempt_make(const struct ddlp_request *requests, size_t n, unsigned flags, bool wait,
+                      struct ddlp_attempt **out);
+/* One step: 0 (and *out), -EBUSY, or another negative errno. */
+int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out);
+/* Whether the attempt wants another step at once, without a wait. */
+bool ddlp_attempt_again(const struct ddlp_attempt *a);
+struct ddlp_waiter *ddlp_attempt_waiter(const struct ddlp_attempt *a);
+void ddlp_lock_handle_free(struct ddlp_lock *lock);
 
 /* ---- re-probe (reprobe.c) ---- */
 int ddlp_reprobe(const struct ddlp_drive *drive);

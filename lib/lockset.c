@@ -11,7 +11,13 @@
  *     canonical node); an alias of an sg device is not opened at all: the
  *     exclusive open of the canonical sg node refuses every open, through
  *     any inode, ours included.
- *   - shared: every node, alias inodes included, without O_EXCL.
+ *   - shared: every node, alias inodes included, without O_EXCL; but
+ *     the first node is opened with O_EXCL first (the claim test), and
+ *     opened again without it when everything else is taken.
+ * A waiter keeps the claim descriptor of each first node it got, and the
+ * descriptor of a node whose lock step refused, open across its wait
+ * (kept[]), so that its retries open nothing that sends the drive a
+ * command (doc/ddlp.txt, sections 5 and 6).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -88,7 +94,75 @@ void ddlp_test_pause_point(size_t taken)
 		pause();
 }
 
-int ddlp_lockset_acquire(struct ddlp_lock *lock, const struct ddlp_node **busy_node)
+bool ddlp_drive_has_claim(const struct ddlp_drive *drive)
+{
+	return drive->n_nodes > 0 && drive->nodes[0].excl == DDLP_EXCL_CLAIM &&
+	       !(drive->nodes[0].flags & DDLP_NODE_ALIAS);
+}
+
+/* Whether a shared request tests the claim of the drive's first node
+ * (doc/ddlp.txt, 5): not when the process already holds that node in the
+ * POSIX backend (closing the test descriptor would drop its lock; the
+ * process's own hold already keeps exclusive requests out). */
+static bool tests_claim(const struct ddlp_lock *lock, const struct ddlp_lock_drive *ld)
+{
+	return ld->mode == DDLP_SHARED && ddlp_drive_has_claim(ld->drive) &&
+	       !ddlp_registry_holds(lock, &ld->drive->nodes[0]);
+}
+
+static int take_slot(struct ddlp_lock *lock, struct ddlp_lock_drive *ld, size_t i, bool keep)
+{
+	const struct ddlp_node *n = &ld->drive->nodes[i];
+	int r;
+
+	if (i == 0 && tests_claim(lock, ld)) {
+		/* the claim test: an O_EXCL open, refused before the driver's
+		 * open (no command) while an exclusive holder, a queued exclusive
+		 * request or an O_EXCL-only burner has the claim */
+		r = ddlp_registry_acquire_kept(lock, ld->drive, n, DDLP_SHARED, true, keep,
+		                               &ld->kept[0], &ld->held[0]);
+		struct ddlp_conflict *c = ddlp_conflict_current();
+
+		if (r == 0) {
+			ld->test = true;
+			return 0;
+		}
+		/* refused at a lock step: the claim was ours */
+		if (r != -EBUSY || !c || strcmp(c->step, "exclusive open") != 0)
+			return r;
+		if (!ddlp_devnum_mounted(n->devnum)) {
+			c->step = "claim";
+			return r;
+		}
+		dbg("%s: claimed by a mount: not a burner", n->path);
+	}
+	return ddlp_registry_acquire_kept(lock, ld->drive, n, ld->mode,
+	                                  ddlp_lockset_node_excl(ld->drive, i, ld->mode),
+	                                  keep && n->kind != DDLP_NODE_SG, &ld->kept[i],
+	                                  &ld->held[i]);
+}
+
+/* Whether node i's descriptor is a claim that a waiter keeps. */
+static bool is_claim(const struct ddlp_lock_drive *ld, size_t i)
+{
+	return i == 0 && (ld->test || ddlp_lockset_node_excl(ld->drive, 0, ld->mode));
+}
+
+static void release_slot(struct ddlp_lock *lock, struct ddlp_lock_drive *ld, size_t i, bool keep)
+{
+	if (keep && is_claim(ld, i)) {
+		int fd = ddlp_registry_release_keep(lock, &ld->drive->nodes[i], &ld->held[i]);
+
+		if (fd >= 0)
+			ld->kept[i] = fd;
+	} else {
+		ddlp_registry_release(lock, &ld->held[i]);
+	}
+	if (i == 0)
+		ld->test = false;
+}
+
+int ddlp_lockset_acquire(struct ddlp_lock *lock, bool keep, const struct ddlp_node **busy_node)
 {
 	struct slot *s;
 	size_t count, k;
@@ -99,23 +173,38 @@ int ddlp_lockset_acquire(struct ddlp_lock *lock, const struct ddlp_node **busy_n
 	if (!s)
 		return -ENOMEM;
 	for (k = 0; k < count; k++) {
-		struct ddlp_lock_drive *ld = &lock->drives[s[k].drive];
-
-		r = ddlp_registry_acquire(lock, ld->drive, s[k].n, ld->mode,
-		                          ddlp_lockset_node_excl(ld->drive, s[k].node, ld->mode),
-		                          &ld->held[s[k].node]);
+		r = take_slot(lock, &lock->drives[s[k].drive], s[k].node, keep);
 		if (r < 0) {
 			*busy_node = s[k].n;
 			break;
 		}
 		ddlp_test_pause_point(k + 1);
 	}
+	/* a shared request's last step: a plain descriptor of the first node
+	 * takes the place of the claim test's, which goes with the claim */
+	for (size_t d = 0; r == 0 && d < lock->n; d++) {
+		struct ddlp_lock_drive *ld = &lock->drives[d];
+
+		if (!ld->test)
+			continue;
+		r = ddlp_registry_swap_fd(lock, ld->drive, &ld->drive->nodes[0], &ld->held[0]);
+		if (r < 0)
+			*busy_node = &ld->drive->nodes[0];
+		ld->test = false;
+	}
 	if (r < 0) {
 		while (k-- > 0)
-			ddlp_registry_release(lock, &lock->drives[s[k].drive].held[s[k].node]);
+			release_slot(lock, &lock->drives[s[k].drive], s[k].node, keep);
 	}
 	free(s);
 	return r;
+}
+
+void ddlp_lockset_drop_kept(struct ddlp_lock *lock)
+{
+	for (size_t d = 0; d < lock->n; d++)
+		for (size_t i = 0; i < DDLP_MAX_NODES; i++)
+			ddlp_registry_close_fd(&lock->drives[d].kept[i]);
 }
 
 void ddlp_lockset_release(struct ddlp_lock *lock)

@@ -2,7 +2,9 @@
  * Taking one node: open it with the flags its driver and the mode want,
  * check that the open file is the device that was resolved, take the fcntl
  * lock (OFD, or classic POSIX in the fallback backend) on the whole node
- * and, on a block node, the flock that keeps udevd away.
+ * and, on a block node, the flock that keeps udevd away.  Opening and
+ * locking are separate steps, so that a waiter can keep a descriptor open
+ * across its wait and retry only the locks (doc/ddlp.txt, section 6).
  *
  * Exclusive: O_RDWR|O_NONBLOCK, plus O_EXCL where the driver gives it a
  *            meaning; F_WRLCK; LOCK_EX on block nodes.
@@ -59,8 +61,8 @@ static int open_node(const struct ddlp_node *node, enum ddlp_mode mode, bool exc
 	return fd < 0 ? -errno : fd;
 }
 
-int ddlp_node_open_locked(const struct ddlp_drive *drive, const struct ddlp_node *node,
-                          enum ddlp_mode mode, enum ddlp_backend backend, bool excl, int *fdp)
+int ddlp_node_open(const struct ddlp_drive *drive, const struct ddlp_node *node,
+                   enum ddlp_mode mode, bool excl, int *fdp)
 {
 	struct stat st;
 	int fd, r;
@@ -95,29 +97,55 @@ int ddlp_node_open_locked(const struct ddlp_drive *drive, const struct ddlp_node
 		ddlp_conflict_set(drive, node, -ENODEV, "verify");
 		return -ENODEV;
 	}
+	*fdp = fd;
+	return 0;
+}
 
-	r = set_fcntl_lock(fd, mode == DDLP_EXCLUSIVE ? F_WRLCK : F_RDLCK, backend);
+int ddlp_node_lock(const struct ddlp_drive *drive, const struct ddlp_node *node, int fd,
+                   enum ddlp_mode mode, enum ddlp_backend backend)
+{
+	const char *step = mode == DDLP_EXCLUSIVE ? "write lock" : "read lock";
+	int r = set_fcntl_lock(fd, mode == DDLP_EXCLUSIVE ? F_WRLCK : F_RDLCK, backend);
+
 	if (r < 0) {
-		step = mode == DDLP_EXCLUSIVE ? "write lock" : "read lock";
 		if (r != -EINVAL)
 			r = busy_errno(-r);
-		close(fd);
 		ddlp_conflict_set(drive, node, r, step);
 		dbg("%s: %s refused: %s", node->path, step, strerror(-r));
 		return r;
 	}
-
-	if (node->kind == DDLP_NODE_BLOCK) {
-		if (flock(fd, (mode == DDLP_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
-			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-			close(fd);
-			ddlp_conflict_set(drive, node, r, "flock");
-			dbg("%s: flock refused: %s", node->path, strerror(-r));
-			return r;
-		}
+	if (node->kind == DDLP_NODE_BLOCK &&
+	    flock(fd, (mode == DDLP_EXCLUSIVE ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		/* the descriptor stays open: give back the fcntl lock */
+		set_fcntl_lock(fd, F_UNLCK, backend);
+		ddlp_conflict_set(drive, node, r, "flock");
+		dbg("%s: flock refused: %s", node->path, strerror(-r));
+		return r;
 	}
-	*fdp = fd;
 	return 0;
+}
+
+void ddlp_node_unlock(int fd, const struct ddlp_node *node, enum ddlp_backend backend)
+{
+	set_fcntl_lock(fd, F_UNLCK, backend);
+	if (node->kind == DDLP_NODE_BLOCK)
+		flock(fd, LOCK_UN);
+}
+
+int ddlp_node_open_locked(const struct ddlp_drive *drive, const struct ddlp_node *node,
+                          enum ddlp_mode mode, enum ddlp_backend backend, bool excl, int *fdp)
+{
+	int r = ddlp_node_open(drive, node, mode, excl, fdp);
+
+	if (r < 0)
+		return r;
+	r = ddlp_node_lock(drive, node, *fdp, mode, backend);
+	if (r < 0) {
+		close(*fdp);
+		*fdp = -1;
+	}
+	return r;
 }
 
 int ddlp_node_relock(int fd, const struct ddlp_node *node, enum ddlp_mode mode,

@@ -12,6 +12,8 @@
  *     ("ofd" or "posix", read with secure_getenv) or OFD, switched to POSIX
  *     the first time the kernel refuses F_OFD_SETLK with EINVAL.
  *   - live: the list of every lock handle of the process.
+ *   - the descriptors a pending attempt keeps across its wait (kept[] and
+ *     qfd of each drive of a handle in live): closed in a fork child.
  *   - posix_table (POSIX backend only): one entry per locked inode with the
  *     one kernel fd that carries the process's POSIX lock and its flock,
  *     the mode and the number of holders in this process.  Handles share
@@ -36,9 +38,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "ddlp-private.h"
@@ -91,6 +95,21 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
 	for (struct ddlp_lock *l = live; l; l = l->next) {
+		/* what a pending attempt keeps across its wait (a claim, a
+		 * ticket) is never the child's */
+		for (size_t d = 0; d < l->n; d++) {
+			struct ddlp_lock_drive *ld = &l->drives[d];
+
+			for (size_t i = 0; i < DDLP_MAX_NODES; i++)
+				if (ld->kept[i] >= 0) {
+					close(ld->kept[i]);
+					ld->kept[i] = -1;
+				}
+			if (ld->qfd >= 0) {
+				close(ld->qfd);
+				ld->qfd = -1;
+			}
+		}
 		if (l->flags & DDLP_LOCK_INHERIT)
 			continue;
 		for (size_t d = 0; d < l->n; d++)
@@ -176,8 +195,37 @@ static struct posix_entry *posix_find(const struct ddlp_node *node)
 	return NULL;
 }
 
+/* Open node (or take the descriptor *kept the caller kept across a wait)
+ * and lock it.  When the lock step refuses and keep is set, the descriptor
+ * is handed back through *kept, open and unlocked; otherwise it is
+ * closed.  On success *kept is -1 (the descriptor is held). */
+static int open_and_lock(const struct ddlp_drive *drive, const struct ddlp_node *node,
+                         enum ddlp_mode mode, enum ddlp_backend b, bool excl, bool keep,
+                         int *kept, int *fdp)
+{
+	int fd = *kept, r;
+
+	*kept = -1;
+	if (fd < 0) {
+		r = ddlp_node_open(drive, node, mode, excl, &fd);
+		if (r < 0)
+			return r;
+	}
+	r = ddlp_node_lock(drive, node, fd, mode, b);
+	if (r < 0) {
+		if (keep && r == -EBUSY)
+			*kept = fd;
+		else
+			close(fd);
+		return r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
 static int acquire_posix(const struct ddlp_drive *drive, const struct ddlp_node *node,
-                         enum ddlp_mode mode, bool excl, struct ddlp_held *held)
+                         enum ddlp_mode mode, bool excl, bool keep, int *kept,
+                         struct ddlp_held *held)
 {
 	struct posix_entry *e = posix_find(node);
 	int fd, r;
@@ -197,7 +245,7 @@ static int acquire_posix(const struct ddlp_drive *drive, const struct ddlp_node 
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	r = ddlp_node_open_locked(drive, node, mode, DDLP_BACKEND_POSIX, excl, &fd);
+	r = open_and_lock(drive, node, mode, DDLP_BACKEND_POSIX, excl, keep, kept, &fd);
 	if (r < 0) {
 		free(e);
 		return r;
@@ -218,13 +266,22 @@ int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive
                           const struct ddlp_node *node, enum ddlp_mode mode,
                           bool excl, struct ddlp_held *held)
 {
+	int none = -1;
+
+	return ddlp_registry_acquire_kept(lock, drive, node, mode, excl, false, &none, held);
+}
+
+int ddlp_registry_acquire_kept(struct ddlp_lock *lock, const struct ddlp_drive *drive,
+                               const struct ddlp_node *node, enum ddlp_mode mode, bool excl,
+                               bool keep, int *kept, struct ddlp_held *held)
+{
 	int r;
 
 	held->fd = -1;
 	held->entry = NULL;
 	if (lock->backend == DDLP_BACKEND_OFD) {
 		ddlp_registry_fd_begin();
-		r = ddlp_node_open_locked(drive, node, mode, DDLP_BACKEND_OFD, excl, &held->fd);
+		r = open_and_lock(drive, node, mode, DDLP_BACKEND_OFD, excl, keep, kept, &held->fd);
 		ddlp_registry_fd_end();
 		if (r == -EINVAL) {
 			/* no OFD locks in this kernel: fall back for the process */
@@ -240,7 +297,102 @@ int ddlp_registry_acquire(struct ddlp_lock *lock, const struct ddlp_drive *drive
 	}
 	ddlp_registry_fd_begin();
 	pthread_mutex_lock(&reg_mutex);
-	r = acquire_posix(drive, node, mode, excl, held);
+	r = acquire_posix(drive, node, mode, excl, keep, kept, held);
+	pthread_mutex_unlock(&reg_mutex);
+	ddlp_registry_fd_end();
+	return r;
+}
+
+bool ddlp_registry_holds(const struct ddlp_lock *lock, const struct ddlp_node *node)
+{
+	bool r;
+
+	if (lock->backend != DDLP_BACKEND_POSIX)
+		return false;
+	pthread_mutex_lock(&reg_mutex);
+	r = posix_find(node) != NULL;
+	pthread_mutex_unlock(&reg_mutex);
+	return r;
+}
+
+static void forget_entry(struct posix_entry *e)
+{
+	struct posix_entry **p;
+
+	for (p = &posix_table; *p && *p != e; p = &(*p)->next)
+		;
+	if (*p)
+		*p = e->next;
+	free(e);
+}
+
+int ddlp_registry_release_keep(struct ddlp_lock *lock, const struct ddlp_node *node,
+                               struct ddlp_held *held)
+{
+	struct posix_entry *e = held->entry;
+	int fd = -1;
+
+	ddlp_registry_fd_begin();
+	pthread_mutex_lock(&reg_mutex);
+	if (!e || e->holders == 1) {
+		fd = held->fd;
+		ddlp_node_unlock(fd, node, lock->backend);
+		if (e)
+			forget_entry(e);
+		held->fd = -1;
+		held->entry = NULL;
+	}
+	pthread_mutex_unlock(&reg_mutex);
+	ddlp_registry_fd_end();
+	if (fd < 0)
+		ddlp_registry_release(lock, held);
+	return fd;
+}
+
+int ddlp_registry_swap_fd(struct ddlp_lock *lock, const struct ddlp_drive *drive,
+                          const struct ddlp_node *node, struct ddlp_held *held)
+{
+	struct posix_entry *e = held->entry;
+	int fd, r;
+
+	ddlp_registry_fd_begin();
+	r = ddlp_node_open(drive, node, DDLP_SHARED, false, &fd);
+	if (r < 0) {
+		ddlp_registry_fd_end();
+		return r;
+	}
+	if (!e) {
+		r = ddlp_node_lock(drive, node, fd, DDLP_SHARED, DDLP_BACKEND_OFD);
+		if (r < 0) {
+			close(fd);
+		} else {
+			close(held->fd);
+			held->fd = fd;
+		}
+		ddlp_registry_fd_end();
+		return r;
+	}
+	/* POSIX: the process's lock on the inode goes with any close of it, so
+	 * the flock is taken on the new descriptor first, the old one closed,
+	 * then the fcntl lock taken again; every handle sharing the entry is
+	 * told of the new descriptor */
+	pthread_mutex_lock(&reg_mutex);
+	if (node->kind == DDLP_NODE_BLOCK && flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		r = -EBUSY;
+		ddlp_conflict_set(drive, node, r, "flock");
+		close(fd);
+	} else {
+		int old = e->fd;
+
+		close(old);
+		e->fd = fd;
+		for (struct ddlp_lock *l = live; l; l = l->next)
+			for (size_t d = 0; d < l->n; d++)
+				for (size_t i = 0; i < DDLP_MAX_NODES; i++)
+					if (l->drives[d].held[i].entry == e)
+						l->drives[d].held[i].fd = fd;
+		r = ddlp_node_lock(drive, node, fd, DDLP_SHARED, DDLP_BACKEND_POSIX);
+	}
 	pthread_mutex_unlock(&reg_mutex);
 	ddlp_registry_fd_end();
 	return r;
@@ -260,20 +412,48 @@ void ddlp_registry_release(struct ddlp_lock *lock, struct ddlp_held *held)
 	}
 	pthread_mutex_lock(&reg_mutex);
 	if (--e->holders == 0) {
-		struct posix_entry **p;
-
-		for (p = &posix_table; *p && *p != e; p = &(*p)->next)
-			;
-		if (*p)
-			*p = e->next;
 		close(e->fd);
-		free(e);
+		forget_entry(e);
 	}
 	held->fd = -1;
 	held->entry = NULL;
 	pthread_mutex_unlock(&reg_mutex);
 	ddlp_registry_fd_end();
 	(void)lock;
+}
+
+void ddlp_registry_close_fd(int *fd)
+{
+	if (*fd < 0)
+		return;
+	ddlp_registry_fd_begin();
+	close(*fd);
+	*fd = -1;
+	ddlp_registry_fd_end();
+}
+
+int ddlp_registry_set_inheritable(struct ddlp_lock *lock, bool inheritable)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&reg_mutex);
+	if (lock->orphaned) {
+		r = -EBADF;
+	} else {
+		if (inheritable)
+			lock->flags |= DDLP_LOCK_INHERIT;
+		else
+			lock->flags &= ~(unsigned)DDLP_LOCK_INHERIT;
+		for (size_t d = 0; d < lock->n; d++)
+			for (size_t i = 0; i < DDLP_MAX_NODES; i++) {
+				int fd = lock->drives[d].held[i].fd;
+
+				if (fd >= 0 && fcntl(fd, F_SETFD, inheritable ? 0 : FD_CLOEXEC) < 0)
+					r = -errno;
+			}
+	}
+	pthread_mutex_unlock(&reg_mutex);
+	return r;
 }
 
 void ddlp_registry_add(struct ddlp_lock *lock)

@@ -5,8 +5,7 @@
  * an exclusive holder shows as a write lock on any node.  Holders that only
  * keep the drive open with O_EXCL (most burning programs) do not show in
  * /proc/locks, and an OFD lock shows no pid: ddlp_users_new() (users.c)
- * finds them.  Also the friendly check of a lock attempt
- * (ddlp_visible_conflict()).
+ * finds them.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -110,88 +109,3 @@ DDLP_EXPORT const char *ddlp_status_get_holder_name(const struct ddlp_status *st
 	return status && status->holder_name[0] ? status->holder_name : NULL;
 }
 
-struct visible {
-	const struct ddlp_lock *lock;
-	const struct ddlp_drive *drive;
-	const struct ddlp_node *node;
-	const struct ddlp_plock *hit;
-	struct ddlp_plock copy;
-};
-
-static int visible_fn(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data)
-{
-	struct visible *v = data;
-
-	if (l->blocked || l->kind == DDLP_PLOCK_OTHER)
-		return 0;
-	for (size_t d = 0; d < v->lock->n; d++) {
-		const struct ddlp_lock_drive *ld = &v->lock->drives[d];
-
-		for (size_t i = 0; i < ld->drive->n_nodes; i++) {
-			const struct ddlp_node *n = &ld->drive->nodes[i];
-
-			if (n->inode != ino || n->inode_dev != dev ||
-			    !ddlp_lockset_node_wanted(ld->drive, i, ld->mode))
-				continue;
-			if (ld->mode == DDLP_SHARED && !l->write)
-				continue;
-			/* the earliest node of the order wins */
-			if (!v->node || ddlp_node_compare(n, v->node) < 0) {
-				v->drive = ld->drive;
-				v->node = n;
-				v->copy = *l;
-			}
-		}
-	}
-	return 0;
-}
-
-static bool shared_request(const struct ddlp_lock *lock, const struct ddlp_node *node)
-{
-	for (size_t d = 0; d < lock->n; d++) {
-		const struct ddlp_drive *dr = lock->drives[d].drive;
-
-		if (node >= dr->nodes && node < dr->nodes + dr->n_nodes)
-			return lock->drives[d].mode == DDLP_SHARED;
-	}
-	return false;
-}
-
-/* Are the drive's nodes still the ones resolved?  A removed drive's dead
- * holder can stay listed on the unlinked inode: then the attempt, not the
- * check, must answer (-ENODEV). */
-static bool nodes_present(const struct ddlp_lock *lock)
-{
-	for (size_t d = 0; d < lock->n; d++) {
-		const struct ddlp_drive *dr = lock->drives[d].drive;
-
-		for (size_t i = 0; i < dr->n_nodes; i++) {
-			struct stat st;
-
-			if (stat(dr->nodes[i].path, &st) < 0 || st.st_ino != dr->nodes[i].inode ||
-			    st.st_rdev != dr->nodes[i].devnum)
-				return false;
-		}
-	}
-	return true;
-}
-
-const struct ddlp_node *ddlp_visible_conflict(const struct ddlp_lock *lock)
-{
-	struct visible v = { .lock = lock };
-	struct ddlp_conflict *c;
-
-	if (!nodes_present(lock))
-		return NULL;
-	if (ddlp_proclocks_scan(visible_fn, &v) < 0 || !v.node)
-		return NULL;
-	/* the step we would have been refused at */
-	ddlp_conflict_set(v.drive, v.node, -EBUSY,
-	                  v.copy.kind == DDLP_PLOCK_FLOCK ? "flock"
-	                  : shared_request(v.lock, v.node) ? "read lock"
-	                                                   : "write lock");
-	c = ddlp_conflict_current();
-	if (c && v.copy.pid > 0)
-		c->holder_pid = v.copy.pid;
-	return v.node;
-}

@@ -55,7 +55,8 @@ static void assert_step_in(const char *const *steps)
 }
 
 static const char *const excl_refusals[] = { "exclusive open", "write lock", "flock", NULL };
-static const char *const shared_refusals[] = { "read lock", "flock", NULL };
+/* a shared request sees an exclusive holder first at its claim test */
+static const char *const shared_refusals[] = { "claim", "read lock", "flock", NULL };
 
 /* Our locks on the drive's inodes in /proc/locks (any kind). */
 static int locks_on(const struct stat *st)
