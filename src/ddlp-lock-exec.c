@@ -81,8 +81,9 @@ int run_command(const struct options *o, char **argv, const char *device,
 		return -1;
 	}
 	if (pid == 0) {
-		/* the lock's descriptors are O_CLOEXEC, and libddlp closed the
-		 * child's copies at fork already */
+		/* the lock's descriptors stay open when ddlp-lock made the lock
+		 * inheritable (the default); with -o they are O_CLOEXEC, and
+		 * libddlp closed the child's copies at fork already */
 		for (size_t i = 0; i < N_FORWARDED_SIGNALS; i++)
 			sigaction(forwarded_signals[i], &old[i], NULL);
 		sigprocmask(SIG_SETMASK, &saved, NULL);

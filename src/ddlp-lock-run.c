@@ -3,25 +3,27 @@
  * (all or nothing; waiting with a progress line when a person waits at a
  * terminal), say which other processes have an exclusively locked drive
  * open without holding any lock (or, with --wait-unused, wait until they
- * have closed it), run the command (ddlp-lock-exec.c), release.
+ * have closed it), hand the lock to the command (unless -o), run the
+ * command (ddlp-lock-exec.c), release.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ddlp-lock.h"
 
-/* A wait on a terminal is done in slices of this length, so that the
- * progress line can be updated between them (ms). */
-#define SLICE_MS 200
+/* The progress line is redrawn this often while nothing happens (ms). */
+#define PROGRESS_MS 200
 
 static volatile sig_atomic_t wait_signal;
 
@@ -36,15 +38,48 @@ static void progress_clear(void)
 	fflush(stderr);
 }
 
-static int lock_with_progress(const struct options *o, const struct ddlp_request *reqs,
-                              size_t n, struct ddlp_lock **lock, int64_t start)
+static void progress_show(const struct ddlp_request *reqs, int64_t start)
+{
+	const struct ddlp_conflict *c = ddlp_last_conflict();
+	char holder[512], line[PATH_MAX + 1024], text[4 * sizeof(line)];
+
+	describe_conflict(c, holder, sizeof(holder));
+	snprintf(line, sizeof(line), "waiting for %s (busy: %s) %.1f s",
+	         c && *ddlp_conflict_get_spec(c) ? ddlp_conflict_get_spec(c) : reqs[0].spec, holder,
+	         (double)(now_ms() - start) / 1000.0);
+	printable(line, text, sizeof(text));
+	fprintf(stderr, "\r%s\033[K", text);
+	fflush(stderr);
+}
+
+/*
+ * Wait for the drives through a lock attempt (ddlp_attempt_*): try, and
+ * while busy sleep in ppoll() on the attempt's descriptor until it says
+ * the drive may have become free, the attempt's retry time, the deadline,
+ * the next redraw of the progress line (on a terminal), or one of the
+ * forwarded signals.  Those signals are blocked except inside ppoll(), so
+ * that one that comes between two steps still ends the sleep; then the
+ * attempt is freed (nothing stays held or queued) and ddlp-lock dies of
+ * the signal, as it would without the wait.
+ */
+static int lock_waiting(const struct options *o, const struct ddlp_request *reqs, size_t n,
+                        struct ddlp_lock **lock, int64_t start, bool progress)
 {
 	int64_t deadline = o->timeout_ms < 0 ? -1 : start + o->timeout_ms;
 	struct sigaction sa = { .sa_handler = on_wait_signal }, old[N_FORWARDED_SIGNALS];
+	struct ddlp_attempt *a;
+	sigset_t block, saved;
 	bool shown = false;
 	int r;
 
-	/* a signal ends the wait between two slices, with the line cleared */
+	r = ddlp_attempt_new_many(reqs, n, o->flags, &a);
+	if (r < 0)
+		return r;
+	sigemptyset(&block);
+	for (size_t i = 0; i < N_FORWARDED_SIGNALS; i++)
+		sigaddset(&block, forwarded_signals[i]);
+	sigprocmask(SIG_BLOCK, &block, &saved);
+	/* signals ignored when ddlp-lock started stay ignored */
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < N_FORWARDED_SIGNALS; i++) {
 		sigaction(forwarded_signals[i], NULL, &old[i]);
@@ -52,42 +87,52 @@ static int lock_with_progress(const struct options *o, const struct ddlp_request
 			sigaction(forwarded_signals[i], &sa, NULL);
 	}
 	for (;;) {
-		int64_t t = now_ms(), slice = SLICE_MS;
-		char holder[512], line[PATH_MAX + 1024], text[4 * sizeof(line)];
-		const struct ddlp_conflict *c;
+		struct pollfd pfd = { .fd = ddlp_attempt_get_fd(a), .events = POLLIN };
+		int64_t t, wait = ddlp_attempt_get_timeout_ms(a);
+		struct timespec ts;
 
-		if (deadline >= 0 && deadline - t < slice)
-			slice = deadline - t;
-		if (slice < 1)
-			slice = 1;
-		r = ddlp_lock_many(reqs, n, (int)slice, o->flags, lock);
-		if (r != -ETIMEDOUT)
+		r = ddlp_attempt_try(a, lock);
+		if (r != -EBUSY)
 			break;
 		t = now_ms();
-		if (wait_signal || (deadline >= 0 && t >= deadline))
+		if (deadline >= 0 && t >= deadline) {
+			r = -ETIMEDOUT;
 			break;
-		c = ddlp_last_conflict();
-		describe_conflict(c, holder, sizeof(holder));
-		snprintf(line, sizeof(line), "waiting for %s (busy: %s) %.1f s",
-		         c && *ddlp_conflict_get_spec(c) ? ddlp_conflict_get_spec(c) : reqs[0].spec,
-		         holder, (double)(t - start) / 1000.0);
-		printable(line, text, sizeof(text));
-		fprintf(stderr, "\r%s\033[K", text);
-		fflush(stderr);
-		shown = true;
+		}
+		if (progress) {
+			progress_show(reqs, start);
+			shown = true;
+			if (wait < 0 || wait > PROGRESS_MS)
+				wait = PROGRESS_MS;
+		}
+		if (deadline >= 0 && (wait < 0 || wait > deadline - t))
+			wait = deadline - t;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (long)(wait % 1000) * 1000000;
+		if (ppoll(&pfd, pfd.fd >= 0 ? 1 : 0, wait < 0 ? NULL : &ts, &saved) < 0 &&
+		    errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (wait_signal)
+			break;
 	}
+	if (r == -ETIMEDOUT || r == -EBUSY)
+		(void)ddlp_conflict_get_holder_pid(ddlp_last_conflict()); /* while it holds */
+	ddlp_attempt_free(a);
 	if (shown)
 		progress_clear();
 	for (size_t i = 0; i < N_FORWARDED_SIGNALS; i++)
 		sigaction(forwarded_signals[i], &old[i], NULL);
 	if (wait_signal) {
-		/* die of it, as without the progress line */
+		/* die of it, as without the wait: nothing is held or queued */
 		if (r == 0)
 			ddlp_unlock(*lock);
-		raise(wait_signal);
-		return -EINTR;
+		*lock = NULL;
+		raise(wait_signal); /* pending until the mask is restored */
 	}
-	return r;
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return wait_signal ? -EINTR : r;
 }
 
 /* ------------------------------------------------------------------ *
@@ -209,10 +254,10 @@ int do_lock(const struct options *o, const struct lock_req *reqs, size_t n, char
 		dreq[i].mode = reqs[i].mode;
 	}
 	start = now_ms();
-	if (o->timeout_ms != 0 && !o->quiet && isatty(STDERR_FILENO))
-		r = lock_with_progress(o, dreq, n, &lock, start);
+	if (o->timeout_ms != 0)
+		r = lock_waiting(o, dreq, n, &lock, start, !o->quiet && isatty(STDERR_FILENO));
 	else
-		r = ddlp_lock_many(dreq, n, o->timeout_ms, o->flags, &lock);
+		r = ddlp_lock_many(dreq, n, 0, o->flags, &lock);
 	locked = now_ms();
 	if (r < 0) {
 		const struct ddlp_conflict *c = ddlp_last_conflict();
@@ -236,6 +281,17 @@ int do_lock(const struct options *o, const struct lock_req *reqs, size_t n, char
 	if (r) {
 		ddlp_unlock(lock);
 		return r;
+	}
+	/* the command holds the lock too, as with flock(1), unless -o: its
+	 * copies of the lock's descriptors keep the drive locked until it
+	 * ends, even if ddlp-lock is killed */
+	if (!o->close_fds) {
+		r = ddlp_lock_set_inheritable(lock, 1);
+		if (r < 0) {
+			msg("%s: cannot hand the lock to the command: %s", device, strerror(-r));
+			ddlp_unlock(lock);
+			return EX_OSERR;
+		}
 	}
 
 	run_command(o, argv, device, &res);

@@ -13,8 +13,9 @@
 # "ddlp-lock: ", gives the reason and names the spec (control characters
 # and bytes that are not UTF-8 shown as \xHH, names over 256 bytes
 # shortened: never a raw control character), and not run the command (no
-# MARKER).  The rows that name a drive must run it, with the same
-# descriptors as without ddlp-lock.  Most rows go through --resolve and
+# MARKER).  The rows that name a drive must run it, with -o with the same
+# descriptors as without ddlp-lock, and without -o with the lock's
+# descriptors on the drive's nodes besides.  Most rows go through --resolve and
 # --status (text and JSON) too: the failing rows with the same message
 # and code (and no entry in the JSON), the working rows with the name
 # shown as a message shows it (--raw: blanks as \x20, \x09).  After every row nothing is locked: no
@@ -142,6 +143,11 @@ done
 fdlist='cd /proc/self/fd && echo * >"$0"'
 sh -c "$fdlist" "$tmp/fds.base"
 sh -c "$fdlist" "$tmp/fds.base9" 9</dev/null
+# what the descriptors are open on, one line each, sorted (a pipe as
+# "pipe"): for the rows that run the command without -o, which then holds
+# the lock too
+# shellcheck disable=SC2016 # expanded by the command's sh
+fdtargets='for f in /proc/self/fd/*; do t=$(readlink "$f") && echo "${t%%:*}"; done | sort >"$0"'
 
 # --------------------------------------------------------------- the table
 # add NAME RC REASON SPEC [OPTION...]
@@ -453,6 +459,10 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		show=$REPLY
 	fi
 	args=(-n)
+	# the rows that work: -o (the command gets exactly the descriptors it
+	# would get without ddlp-lock); the lock's descriptors are checked
+	# below without -o
+	[ "$want" -eq 0 ] && args+=(-o)
 	if [[ $o == *" opt="* ]]; then
 		a=${o#* opt=}
 		args+=("${a%% *}")
@@ -489,6 +499,19 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 			fail "$name: the command's descriptors: $(cat "$marker"), without ddlp-lock: $(cat "$base")"
 		else
 			nothing_locked "$name" && pass "$name: 0, the command ran"
+		fi
+		# without -o the command also has the lock's descriptors: on
+		# nodes of the drive, and nothing else more than with -o
+		rm -f "$tmp/m/fdt" "$tmp/m/fdto"
+		invoke "$o" -n -o -- "$spec" sh -c "$fdtargets" "$tmp/m/fdto"
+		invoke "$o" -n -- "$spec" sh -c "$fdtargets" "$tmp/m/fdt"
+		extra=$(comm -13 "$tmp/m/fdto" "$tmp/m/fdt" 2>/dev/null | paste -sd' ')
+		if [ "$rc" -ne 0 ] || [ -z "$extra" ] || [ -n "$(comm -23 "$tmp/m/fdto" "$tmp/m/fdt")" ]; then
+			fail "$name: without -o: exit $rc, lock descriptors: '$extra' $err"
+		elif [ -n "$(tr ' ' '\n' <<<"$extra" | grep -vxF -e "$dev" -e "$tmp/alias" -e "$part")" ]; then
+			fail "$name: without -o the command has descriptors on other files: $extra"
+		else
+			nothing_locked "$name (without -o)" && pass "$name: without -o the command held the lock ($extra)"
 		fi
 		# (the text output shows names as messages do: escaped)
 		invoke "$o" --resolve --raw --noheadings --output DEVICE,ID,PATH -- "$spec"

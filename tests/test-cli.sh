@@ -245,13 +245,68 @@ expect "missing command: 127" 127 "$dev1" "$tmp/no-such-command"
 run "$dev1" no-such-command-in-path-xyz
 expect "command not in PATH: 127" 127 "no-such-command-in-path-xyz"
 
-# --------------------------------------------- the child inherits no lock fd
+# ------------------------------------- the command holds the lock (unless -o)
 run "$dev1" -s "$dev2" -- ls -l /proc/self/fd
-if [ "$rc" -eq 0 ] && [[ $out != *"$dev1"* && $out != *"$dev2"* ]] && [[ $out == *"->"* ]]; then
-	pass "the command inherits no descriptor of the locked drives"
+if [ "$rc" -eq 0 ] && [[ $out == *"-> $dev1"* && $out == *"-> $dev2"* ]]; then
+	pass "the command inherits the lock's descriptors (as with flock(1))"
 else
 	fail "the command's descriptors (rc $rc): $out"
 fi
+run -o "$dev1" -s "$dev2" -- ls -l /proc/self/fd
+if [ "$rc" -eq 0 ] && [[ $out != *"$dev1"* && $out != *"$dev2"* ]] && [[ $out == *"->"* ]]; then
+	pass "-o: the command inherits no descriptor of the locked drives"
+else
+	fail "-o: the command's descriptors (rc $rc): $out"
+fi
+# (with the POSIX backend the record locks stay with ddlp-lock: the
+# command holds the claim and the flock)
+cmdlock=exclusive
+[ "${DDLP_LOCK_BACKEND:-}" = posix ] && cmdlock=flock-exclusive
+run "$dev1" sh -c "'$tool' --json --output USERS --status '$dev1'"
+jcheck "the command is listed as holding the lock ($cmdlock) with ddlp-lock" \
+	"any(u.startswith('sh[') and ' $cmdlock $dev1' in u for u in d['drives'][0]['users']) and any(u.startswith('ddlp-lock[') and ' exclusive $dev1' in u for u in d['drives'][0]['users'])"
+
+# kill -9 of ddlp-lock: the command keeps the drive exclusive until it ends;
+# with -o the drive is free at once.  (The command is sh; it ends when
+# $tmp/k9.release exists.)
+test_kill9() {
+	local label=$1 opt=$2 kpid cpid i
+	rm -f "$tmp/k9.ready" "$tmp/k9.release"
+	"$tool" $opt "$dev1" sh -c "echo \$\$ >'$tmp/k9.ready'; while [ ! -e '$tmp/k9.release' ]; do sleep 0.05; done" &
+	kpid=$!
+	bg_pids+=("$kpid")
+	if ! wait_file "$tmp/k9.ready"; then
+		fail "$label: the command did not start"
+		return
+	fi
+	cpid=$(cat "$tmp/k9.ready")
+	bg_pids+=("$cpid")
+	kill -9 "$kpid"
+	wait "$kpid" 2>/dev/null
+	if [ -z "$opt" ]; then
+		run -n "$dev1" true
+		expect "$label: the drive stays locked while the command runs" 1 "busy"
+		run -n -s "$dev1" true
+		expect "$label: ... for shared requests too" 1 "busy"
+		if flock -n "$dev1" true; then
+			fail "$label: flock(1) -n got the drive while the command runs"
+		else
+			pass "$label: flock(1) -n is refused too"
+		fi
+	else
+		run -n "$dev1" true
+		expect "$label: -o: the drive is free at once" 0
+	fi
+	touch "$tmp/k9.release"
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	run -n "$dev1" true
+	expect "$label: free once the command has ended" 0
+}
+test_kill9 "kill -9 of ddlp-lock" ""
+test_kill9 "kill -9 of ddlp-lock -o" "-o"
 
 # ------------------------------------------------------ conflicts, -n, -E, -w
 if hold x1 "$dev1"; then
@@ -397,6 +452,59 @@ test_sighup() {
 	grc=$?
 	if [ "$grc" -eq 129 ]; then pass "SIGHUP forwarded; the command died of it: 128+1"; else fail "SIGHUP: exit $grc"; fi
 }
+
+# A signal while ddlp-lock waits for a busy drive (queued: an exclusive
+# waiter holds a ticket in the drive's queue file, its sysfs uevent file)
+# ends it at once by that signal, with nothing held or queued and the
+# command not run.  SIGINT is given back its default action first (a
+# background job of a non-interactive shell starts with it ignored).
+qfile=$(readlink -f "/sys/class/block/${dev1#/dev/}")/uevent
+qkey=$(stat -c '%d %i' "$qfile" | { read -r d i; printf '%02x:%02x:%s' $((d >> 8)) $((d & 255)) "$i"; })
+test_wait_signal() {
+	local sig=$1 want=$2 hpid wpid wrc i queued=0
+	hold ws "$dev1" || return
+	hpid=$holder
+	rm -f "$tmp/ws.ran"
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$tool" -w 60 "$dev1" touch "$tmp/ws.ran" 2>"$tmp/ws.err" &
+	wpid=$!
+	bg_pids+=("$wpid")
+	for ((i = 0; i < 600; i++)); do
+		if grep -qs "lock:.*OFDLCK.* $qkey " /proc/"$wpid"/fdinfo/*; then
+			queued=1
+			break
+		fi
+		sleep 0.05
+	done
+	if [ "$queued" = 1 ]; then
+		pass "-w: the exclusive waiter is queued (a ticket in $qfile)"
+	else
+		fail "-w: no ticket of the waiter in $qfile"
+	fi
+	kill -"$sig" "$wpid"
+	wait "$wpid"
+	wrc=$?
+	if [ "$wrc" -eq "$want" ] && [ ! -e "$tmp/ws.ran" ]; then
+		pass "SIG$sig while waiting: ends it by the signal ($wrc), the command not run"
+	else
+		fail "SIG$sig while waiting: exit $wrc, expected $want (ran: $([ -e "$tmp/ws.ran" ] && echo yes || echo no); $(cat "$tmp/ws.err"))"
+	fi
+	if grep -q " $qkey " /proc/locks; then
+		fail "SIG$sig while waiting: a lock left in the queue file: $(grep " $qkey " /proc/locks)"
+	else
+		pass "SIG$sig while waiting: nothing left in the queue"
+	fi
+	release ws "$hpid"
+	run -n "$dev1" true
+	expect "SIG$sig while waiting: the drive is free afterwards" 0
+}
+if $have_python; then
+	test_wait_signal INT 130
+	test_wait_signal TERM 143
+else
+	skip "a signal while waiting: no python3"
+fi
 
 if ignored 15; then skip "SIGTERM forwarding: SIGTERM is ignored here"; else test_sigterm; fi
 if ignored 1; then skip "SIGHUP forwarding: SIGHUP is ignored here (nohup)"; else test_sighup; fi
