@@ -322,8 +322,8 @@ enum ddlp_mode ddlp_user_get_mode(const struct ddlp_user *user);
 
 /*
  * Wait until no process other than the caller has a node of lock's drives
- * open without holding a lock on it (a blkid, a media player, a burner
- * that takes only O_EXCL, started before the lock was taken), up to
+ * open without holding a lock on it (a blkid, a media player that opened
+ * it before the lock was taken), up to
  * timeout_ms (0: look once, < 0: no limit).  Sleeps on inotify close
  * events of the nodes those processes have open (no device is opened),
  * and looks again at least every 500 ms.  flags: 0, or

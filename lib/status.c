@@ -24,23 +24,31 @@ struct ddlp_status {
 };
 
 struct scan {
+	const struct ddlp_drive *drive;
 	unsigned readers;
 	bool writer;
-	pid_t pid;
-	bool first;
+	pid_t pid;       /* a writer's, else a reader's */
 };
 
-static int scan_lock(const struct ddlp_plock *l, void *data)
+/* One line of /proc/locks: a lock on one of the drive's nodes? */
+static int scan_lock(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data)
 {
 	struct scan *s = data;
+	size_t i;
 
 	if (l->blocked || l->kind == DDLP_PLOCK_OTHER)
 		return 0;
+	for (i = 0; i < s->drive->n_nodes; i++)
+		if (s->drive->nodes[i].inode == ino && s->drive->nodes[i].inode_dev == dev)
+			break;
+	if (i == s->drive->n_nodes)
+		return 0;
 	if (l->write) {
-		s->writer = true;
-		if (l->pid > 0)
+		if (l->pid > 0 && !s->writer)
 			s->pid = l->pid;
-	} else if (s->first && l->kind != DDLP_PLOCK_FLOCK) {
+		s->writer = true;
+	} else if (i == 0 && l->kind != DDLP_PLOCK_FLOCK) {
+		/* shared holders are counted on the first node */
 		s->readers++;
 		if (l->pid > 0 && !s->pid)
 			s->pid = l->pid;
@@ -52,7 +60,7 @@ DDLP_EXPORT int ddlp_status_new(const struct ddlp_drive *drive, unsigned flags,
                                 struct ddlp_status **out)
 {
 	struct ddlp_status *status;
-	struct scan s = { 0 };
+	struct scan s = { .drive = drive };
 	int r;
 
 	if (!out)
@@ -63,14 +71,11 @@ DDLP_EXPORT int ddlp_status_new(const struct ddlp_drive *drive, unsigned flags,
 	status = calloc(1, sizeof(*status));
 	if (!status)
 		return -ENOMEM;
-	for (size_t i = 0; i < drive->n_nodes; i++) {
-		s.first = i == 0;
-		r = ddlp_proclocks_foreach(drive->nodes[i].inode_dev, drive->nodes[i].inode,
-		                           scan_lock, &s);
-		if (r < 0) {
-			free(status);
-			return r;
-		}
+	/* one read of /proc/locks for all the nodes */
+	r = ddlp_proclocks_scan(scan_lock, &s);
+	if (r < 0) {
+		free(status);
+		return r;
 	}
 	if (s.writer)
 		status->state = DDLP_STATE_EXCLUSIVE;

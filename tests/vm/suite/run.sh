@@ -7,7 +7,7 @@
 # Groups (the VM each needs):
 #   drives   2 qemu CD drives, udevd, sg:   identity, locking (default and
 #            posix backend), udev, interop, stress (both backends),
-#            privilege (an unprivileged user of the cdrom group)
+#            privilege (an unprivileged user of the cdrom group), users
 #   many     --scsi-debug 64:               many, unplug
 #   bare     --no-udev --no-sg:             identity, locking
 #
@@ -66,6 +66,7 @@ drives)
 	run 300 interop "$here/interop.sh"
 	run 250 stress "$here/stress.sh"
 	run 120 privilege "$here/privilege.sh"
+	run 200 users "$here/users.sh"
 	;;
 many)
 	run 240 many "$here/many.sh"
