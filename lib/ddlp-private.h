@@ -127,7 +127,8 @@ int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
                            int (*fn)(const struct ddlp_plock *l, void *data), void *data);
 /* Parse one line of /proc/locks (tokenizes line).  0 or -EINVAL. */
 int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino);
-/* Find a process that has a node with this rdev open; 0 if none found. */
+/* Find a process that has a node with this rdev open, one that holds a
+ * lock on it first; 0 if none found. */
 pid_t ddlp_find_opener(mode_t type, dev_t rdev, pid_t exclude);
 int ddlp_pid_name(pid_t pid, char *buf, size_t size);
 
@@ -143,7 +144,7 @@ struct ddlp_procscan_ops {
 	/* Is a node of this type (S_IFBLK, S_IFCHR) and number of interest? */
 	bool (*want)(mode_t type, dev_t rdev, void *data);
 	/* Called for each open descriptor of a wanted node; a negative errno
-	 * ends the scan with that error. */
+	 * ends the scan with that error, a positive value ends it with 0. */
 	int (*found)(const struct ddlp_procscan_hit *hit, void *data);
 };
 /* Look at every process once.  *unseen: processes whose descriptors the

@@ -70,7 +70,7 @@ static int scan_process(int piddir, pid_t pid, const struct ddlp_procscan_ops *o
 		hit = (struct ddlp_procscan_hit){ .pid = pid, .fd = (int)fd, .st = &st,
 			                          .piddir = piddir, .fddir = dirfd(dir) };
 		r = ops->found(&hit, data);
-		if (r < 0)
+		if (r != 0)
 			break;
 	}
 	closedir(dir);
@@ -107,7 +107,9 @@ int ddlp_procscan(const struct ddlp_procscan_ops *ops, void *data, unsigned *uns
 			e = scan_process(piddir, pid, ops, data);
 			close(piddir);
 		}
-		if (e == -EACCES || e == -EPERM) {
+		if (e > 0) {
+			break; /* the callback found what it looked for */
+		} else if (e == -EACCES || e == -EPERM) {
 			(*unseen)++;
 		} else if (e == -ENOMEM || e == -EMFILE || e == -ENFILE) {
 			/* a failure of ours (or the callback's), not a fact

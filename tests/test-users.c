@@ -5,7 +5,8 @@
  * apart, each with its nodes (an alias inode too); several drives in one
  * scan; the caller left out with DDLP_USERS_OTHERS; processes an
  * unprivileged caller cannot see counted as unseen; nothing left open;
- * waiting until the unlocked openers of a held drive have closed it.
+ * waiting until the unlocked openers of a held drive have closed it; the
+ * holder a refused lock names is the one whose open file holds the lock.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -351,6 +352,28 @@ START_TEST(test_wait_unused)
 }
 END_TEST
 
+/* The holder a refused lock names is the process whose open file holds
+ * the lock (an OFD lock shows no pid in /proc/locks), not merely the first
+ * process that has the node open. */
+START_TEST(test_conflict_holder)
+{
+	struct raw_req plain = { D0->loop.dev, O_RDONLY, 0, 0, 0, -1 };
+	struct raw_req ofd_wr = { D0->loop.dev, O_RDWR, 0, F_OFD_SETLK, F_WRLCK, -1 };
+	struct proc p_plain = raw_holder(&plain), p_ofd = raw_holder(&ofd_wr);
+	const struct ddlp_conflict *c;
+	struct ddlp_lock *l = NULL;
+
+	ck_assert_int_lt(p_plain.pid, p_ofd.pid);
+	ck_assert_int_eq(ddlp_lock(D0->loop.dev, DDLP_EXCLUSIVE, 0, DDLP_LOCK_NO_REPROBE, &l), -EBUSY);
+	c = ddlp_last_conflict();
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(ddlp_conflict_get_node(c), D0->loop.dev);
+	ck_assert_int_eq(ddlp_conflict_get_holder_pid(c), p_ofd.pid);
+	done(&p_ofd);
+	done(&p_plain);
+}
+END_TEST
+
 Suite *suite_users(bool posix)
 {
 	Suite *s = suite_host_create("users", "users-posix", posix);
@@ -363,6 +386,7 @@ Suite *suite_users(bool posix)
 	tcase_add_test(tc, test_self);
 	tcase_add_test(tc, test_unseen);
 	tcase_add_test(tc, test_wait_unused);
+	tcase_add_test(tc, test_conflict_holder);
 	suite_add_tcase(s, tc);
 	return s;
 }
