@@ -5,9 +5,9 @@
 #
 #   drives   2 qemu CD drives, udevd, sg: identity, locking (default and
 #            posix backend), udev, interop (writes the observed table),
-#            stress (both backends)
+#            stress (both backends), privilege, users of a drive
 #   many     64 scsi_debug drives: identity of many drives, lock_many over
-#            all of them, hot unplug
+#            all of them, ddlp-lock --list in one /proc scan, hot unplug
 #   bare     2 qemu CD drives, udevd stopped, sg module absent: identity and
 #            locking
 #
