@@ -8,7 +8,9 @@
 #                             every section at full length;
 #                             -> bench/results/YYYY-MM-DD-vm-full-COMMIT.md
 #   bench/run-vm.sh --short   1 and 64 drives, default delay, fewer rounds,
-#                             2 s contention (what CI runs: `make bench-short`);
+#                             2 s contention, shorter waits (what CI runs:
+#                             `make bench-short`); the waiter table and writer
+#                             preference (sections 8, 9) in the first VM only;
 #                             -> bench/out/YYYY-MM-DD-vm-short-COMMIT.md, and stdout
 #
 # Options: --drives "1 8" --delays "default 0" --out FILE --bench-args "..."
@@ -23,7 +25,7 @@ set -u
 
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BENCH_BUILDDIR:-$top_srcdir}
-mode=full drives= delays= out= bench_args= timeout=
+mode=full drives= delays= out= bench_args= timeout= later_args=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--full) mode=full ;;
@@ -46,6 +48,7 @@ else
 	: "${drives:=1 64}" "${delays:=default}" "${timeout:=420}"
 	: "${out:=$builddir/bench/out/$(date +%F)-vm-short-$head_short.md}"
 	bench_args="--short $bench_args"
+	later_args="--skip waiters,writer" # CI exercises them once
 fi
 
 vmrun=$top_srcdir/tests/vm/vm-run
@@ -87,13 +90,15 @@ for k in $drives; do
 			--env "LD_LIBRARY_PATH=$snap" --host-dir "$builddir")
 		[ "$d" = default ] || vmopts+=(--scsi-debug-opts "delay=$d")
 		title="$k scsi_debug drive$([ "$k" = 1 ] || echo s), delay=$d"
+		more=
+		[ ${#runs[@]} -gt 0 ] && more=$later_args
 		echo "== $title ($(date +%T), host load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 		host_load0=$(cut -d' ' -f1-3 /proc/loadavg)
 		t0=$(date +%s)
 		# shellcheck disable=SC2086
 		"$vmrun" "${vmopts[@]}" -- /bin/sh -c \
 			'exec "$0" "$@" --md "$VM_OUT/table.md" --kv "$VM_OUT/figures.kv"' \
-			"$snap/ddlp-bench" --ddlp-lock "$snap/ddlp-lock" --title "$title" $bench_args \
+			"$snap/ddlp-bench" --ddlp-lock "$snap/ddlp-lock" --title "$title" $bench_args $more \
 			>"$dir/stdout" 2>"$dir/stderr"
 		rc=$?
 		t1=$(date +%s)
@@ -224,6 +229,40 @@ mark() { if le "$1" "$2"; then echo met; else echo "**missed**"; fi; }
 		tr=$(get "$r" tool_ratio)
 		[ -n "$tr" ] || continue
 		echo "| ddlp-lock DEV true <= 1.3x flock DEV true: $(label "$r") | ${tr}x ($(get "$r" tool_ddlp_p50_ms) / $(get "$r" tool_flock_p50_ms) ms; --no-reprobe $(get "$r" tool_ratio_norep)x; udevadm lock $(get "$r" tool_udevadm_p50_ms) ms) | $(mark "$tr" 1.3) |"
+	done
+	if grep -qs '^waiters_n=\|^writer_1_rounds=' "$work"/*/figures.kv; then
+		echo
+		echo "## Against the targets of issues 11 and 12 (sections 8 and 9)"
+		echo
+		echo "| target | figures | |"
+		echo "|---|---|---|"
+	fi
+	for r in "${runs[@]}"; do
+		n=$(get "$r" waiters_n)
+		[ -n "$n" ] || continue
+		mc=$(get "$r" waiters_max_cmds) cpu=$(get "$r" waiters_max_cpu_pct)
+		try=$(get "$r" waiters_try_max_cmds)
+		echo "| a waiter sends the drive at most one open's commands (4) over its wait: $(label "$r") | most ${mc:-?} in one of $n waits of $(get "$r" waiters_ms) ms ($(get "$r" waiters_max_cmds_per_s)/s; $(get "$r" waiters_total_cmds) in all; $(get "$r" waiters_taken) took the drive); one refused try: most ${try:-- (none refused)}; control windows $(get "$r" waiters_control_cmds) | $(mark "$mc" 4) |"
+		if [ -n "$cpu" ]; then
+			echo "| waiter CPU <= 1% of its wait, every holder kind: $(label "$r") | most ${cpu}% (while it waits) | $(mark "$cpu" 1) |"
+		else
+			echo "| waiter CPU <= 1% of its wait, every holder kind: $(label "$r") | no wait timed out | |"
+		fi
+	done
+	for r in "${runs[@]}"; do
+		[ -n "$(get "$r" writer_1_rounds)" ] || continue
+		line= ok=met
+		ho=$(get "$r" writer_handoff_ms)
+		for n in 1 2 4 8; do
+			to=$(get "$r" "writer_${n}_timeouts") mx=$(get "$r" "writer_${n}_max_ms")
+			hm=$(get "$r" "writer_${n}_hold_max_ms")
+			p50=$(get "$r" "writer_${n}_p50_ms")
+			line="$line${line:+; }$n: p50 ${p50:--}, max ${mx:--}, timed out $to/$(get "$r" "writer_${n}_rounds"), hold $hm"
+			lim=$(awk -v a="$hm" -v b="$ho" 'BEGIN { print a + b }')
+			{ [ "$to" = 0 ] && [ -n "$ho" ] && le "$mx" "$lim"; } || ok="**missed**"
+		done
+		[ -n "$ho" ] || ok=
+		echo "| exclusive waiter among 1, 2, 4, 8 overlapping readers <= longest hold + one hand-off (${ho:-?} ms): $(label "$r") | $line (ms) | $ok |"
 	done
 	echo
 	echo "## The runs"

@@ -34,7 +34,8 @@
 
 struct ddlp_attempt {
 	struct ddlp_lock *lock;     /* being taken (in the registry); NULL once handed out */
-	struct ddlp_waiter *w;      /* NULL: tried once, keeps nothing */
+	bool wait;                  /* may wait: keeps descriptors, takes a ticket */
+	struct ddlp_waiter *w;      /* made at the first refusal of one that may wait */
 	bool again;                 /* try again at once (first try, a new watch) */
 	bool again_last;            /* the previous step asked that too */
 };
@@ -109,13 +110,9 @@ int ddlp_attempt_make(const struct ddlp_request *requests, size_t n, unsigned fl
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	if (wait && (r = ddlp_waiter_new(&a->w)) < 0) {
-		free(a);
-		return r;
-	}
+	a->wait = wait;
 	r = handle_new(requests, n, flags, &a->lock);
 	if (r < 0) {
-		ddlp_waiter_free(a->w);
 		free(a);
 		return r;
 	}
@@ -202,8 +199,8 @@ static int queue_check(struct ddlp_attempt *a, char *watch, size_t size)
 		/* behind older tickets only (a request with a ticket has one
 		 * age for all its drives, the shared ones too) */
 		r = ddlp_queue_ahead(fd, lock->ticket);
-		if (!a->w)
-			ddlp_registry_close_fd(&ld->qfd);
+		if (!a->wait || (r == 0 && !a->w))
+			ddlp_registry_close_fd(&ld->qfd); /* kept once it waits */
 		if (r > 0) {
 			ddlp_conflict_set(ld->drive, &ld->drive->nodes[0], -EBUSY, "queue");
 			queue_path(ld->drive, watch, size);
@@ -211,6 +208,32 @@ static int queue_check(struct ddlp_attempt *a, char *watch, size_t size)
 		}
 	}
 	return 0;
+}
+
+/* The claims a waiter keeps must be a prefix of the global order of its
+ * drives' first nodes (doc/ddlp.txt, 7c): after the first drive whose
+ * claim it does not hold, it holds none.  A refusal keeps them so by
+ * itself; a claim lost otherwise (a POSIX entry shared by another handle
+ * of the process when the refusal came) must not leave a later one. */
+static void keep_claims_a_prefix(struct ddlp_lock *lock)
+{
+	for (size_t d = 0; d < lock->n; d++) {
+		struct ddlp_lock_drive *ld = &lock->drives[d];
+
+		if (!holds_claim(ld))
+			continue;
+		for (size_t e = 0; e < lock->n; e++) {
+			const struct ddlp_lock_drive *le = &lock->drives[e];
+
+			if (e != d && !holds_claim(le) && ddlp_drive_has_claim(le->drive) &&
+			    ddlp_node_compare(&le->drive->nodes[0], &ld->drive->nodes[0]) < 0) {
+				dbg("%s: claim given back (an earlier drive's is not held)",
+				    ld->drive->spec);
+				ddlp_registry_close_fd(&ld->kept[0]);
+				break;
+			}
+		}
+	}
 }
 
 /* An exclusive request that waits takes its ticket in the queue of each
@@ -264,6 +287,18 @@ static void finish(struct ddlp_lock *lock)
 	}
 }
 
+/* Close what the attempt keeps and forget its handle. */
+static void attempt_drop(struct ddlp_attempt *a)
+{
+	if (!a->lock)
+		return;
+	ddlp_lockset_drop_kept(a->lock);
+	drop_queue(a->lock);
+	ddlp_registry_remove(a->lock);
+	ddlp_lock_handle_free(a->lock);
+	a->lock = NULL;
+}
+
 int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 {
 	struct ddlp_lock *lock = a->lock;
@@ -286,7 +321,7 @@ int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 			ddlp_lockset_drop_kept(lock);
 			break;
 		}
-		r = ddlp_lockset_acquire(lock, a->w != NULL, &busy);
+		r = ddlp_lockset_acquire(lock, a->wait, &busy);
 		if (r == 0) {
 			finish(lock);
 			a->lock = NULL;
@@ -306,8 +341,14 @@ int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 			snprintf(watch, sizeof(watch), "%s", busy->path);
 		break;
 	}
-	if (r != -EBUSY || !a->w)
+	if (r != -EBUSY || !a->wait)
 		return r;
+	if (!a->w && (r = ddlp_waiter_new(&a->w)) < 0) {
+		attempt_drop(a);
+		return r;
+	}
+	r = -EBUSY;
+	keep_claims_a_prefix(lock);
 	take_tickets(a);
 	/* a new watch: look again at once, in case the holder let go before
 	 * it was in place (but not twice in a row: two refusals that take
@@ -334,10 +375,18 @@ DDLP_EXPORT int ddlp_attempt_new_many(const struct ddlp_request *requests, size_
 {
 	int r = ddlp_attempt_make(requests, n, flags, true, out);
 
+	if (r < 0)
+		return r;
+	/* the descriptor to poll exists from the start */
+	r = ddlp_waiter_new(&(*out)->w);
+	if (r < 0) {
+		ddlp_attempt_free(*out);
+		*out = NULL;
+		return r;
+	}
 	/* a pending exclusive attempt is a waiting exclusive request */
-	if (r == 0)
-		take_tickets(*out);
-	return r;
+	take_tickets(*out);
+	return 0;
 }
 
 DDLP_EXPORT int ddlp_attempt_new(const char *spec, enum ddlp_mode mode, unsigned flags,
@@ -356,7 +405,9 @@ DDLP_EXPORT int ddlp_attempt_new(const char *spec, enum ddlp_mode mode, unsigned
 
 DDLP_EXPORT int ddlp_attempt_get_fd(const struct ddlp_attempt *a)
 {
-	return a && a->w ? ddlp_waiter_get_fd(a->w) : -EINVAL;
+	if (!a)
+		return -EINVAL;
+	return a->w ? ddlp_waiter_get_fd(a->w) : -1;
 }
 
 DDLP_EXPORT int ddlp_attempt_get_timeout_ms(const struct ddlp_attempt *a)
@@ -364,7 +415,7 @@ DDLP_EXPORT int ddlp_attempt_get_timeout_ms(const struct ddlp_attempt *a)
 	if (!a || !a->lock)
 		return -1;
 	if (a->again || !a->w)
-		return 0;
+		return 0; /* not tried yet, or wants another step at once */
 	return ddlp_waiter_timeout_ms(a->w);
 }
 
@@ -384,12 +435,7 @@ DDLP_EXPORT void ddlp_attempt_free(struct ddlp_attempt *a)
 {
 	if (!a)
 		return;
-	if (a->lock) {
-		ddlp_lockset_drop_kept(a->lock);
-		drop_queue(a->lock);
-		ddlp_registry_remove(a->lock);
-		ddlp_lock_handle_free(a->lock);
-	}
+	attempt_drop(a);
 	ddlp_waiter_free(a->w);
 	free(a);
 }

@@ -17,7 +17,9 @@
  *     descriptor is closed before the new one is opened (a gap on the sg
  *     node, while the block node stays held).
  * On failure the drive is kept in its old mode when the failure came before
- * any descriptor was exchanged; otherwise the drive is released entirely
+ * any descriptor was exchanged (an upgrade refused at the claim of the
+ * block node, which a waiting exclusive request keeps: doc/ddlp.txt, 7,
+ * is such a failure); otherwise the drive is released entirely
  * (never left half-locked) and its descriptors read as -EBADF.
  * Conversion is not offered in the POSIX backend (-EOPNOTSUPP): its
  * descriptors are shared between the process's holders.
@@ -91,6 +93,7 @@ DDLP_EXPORT int ddlp_lock_convert(struct ddlp_lock *lock, size_t d, enum ddlp_mo
                                   int timeout_ms)
 {
 	struct ddlp_lock_drive *ld;
+	bool exchanged = false;
 	size_t i, k;
 	int r = 0;
 
@@ -171,11 +174,23 @@ DDLP_EXPORT int ddlp_lock_convert(struct ddlp_lock *lock, size_t d, enum ddlp_mo
 		ddlp_registry_fd_begin();
 		r = reopen_node(lock, ld, i, mode);
 		ddlp_registry_fd_end();
+		if (r < 0 && !exchanged && mode == DDLP_EXCLUSIVE && held(ld, i)) {
+			/* the claim was refused (an exclusive request waits with
+			 * it, or an O_EXCL-only program has it) before any
+			 * descriptor changed: back to shared, still held */
+			for (k = 0; k < ld->drive->n_nodes; k++)
+				if (held(ld, k))
+					ddlp_node_relock(ld->held[k].fd, &ld->drive->nodes[k], DDLP_SHARED,
+					                 lock->backend);
+			ddlp_conflict_find_holder();
+			return r;
+		}
 		if (r < 0) {
 			release_drive(lock, ld);
 			ddlp_conflict_find_holder();
 			return r;
 		}
+		exchanged = true;
 	}
 	/* and back under a shared lock */
 	for (i = 0; mode == DDLP_SHARED && i < ld->drive->n_nodes; i++)

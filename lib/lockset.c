@@ -136,10 +136,16 @@ static int take_slot(struct ddlp_lock *lock, struct ddlp_lock_drive *ld, size_t 
 		}
 		dbg("%s: claimed by a mount: not a burner", n->path);
 	}
+	/* a refused node's descriptor is kept, but not an sg node's (a plain
+	 * open of sg refuses others' O_EXCL), nor in the POSIX backend unless
+	 * it is a claim (closing it later would drop the lock of another
+	 * handle of the process that took the inode meanwhile; a claim keeps
+	 * such handles out) */
+	keep = keep && (i == 0 ? ddlp_lockset_node_excl(ld->drive, 0, ld->mode)
+	                       : n->kind != DDLP_NODE_SG && lock->backend == DDLP_BACKEND_OFD);
 	return ddlp_registry_acquire_kept(lock, ld->drive, n, ld->mode,
-	                                  ddlp_lockset_node_excl(ld->drive, i, ld->mode),
-	                                  keep && n->kind != DDLP_NODE_SG, &ld->kept[i],
-	                                  &ld->held[i]);
+	                                  ddlp_lockset_node_excl(ld->drive, i, ld->mode), keep,
+	                                  &ld->kept[i], &ld->held[i]);
 }
 
 /* Whether node i's descriptor is a claim that a waiter keeps. */

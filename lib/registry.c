@@ -352,48 +352,36 @@ int ddlp_registry_release_keep(struct ddlp_lock *lock, const struct ddlp_node *n
 int ddlp_registry_swap_fd(struct ddlp_lock *lock, const struct ddlp_drive *drive,
                           const struct ddlp_node *node, struct ddlp_held *held)
 {
-	struct posix_entry *e = held->entry;
+	bool posix = held->entry != NULL;
 	int fd, r;
 
+	/* The new open file takes the old one's descriptor number (dup3), so
+	 * that nobody who copied the number (the handles of the process that
+	 * share a POSIX entry) has to be told.  OFD: the read lock and LOCK_SH
+	 * are taken on the new open file first, and the old one goes with the
+	 * claim.  POSIX: any close of the inode drops the process's lock, so
+	 * LOCK_SH first, then the exchange, then the read lock again (LOCK_SH
+	 * covers the moment between). */
 	ddlp_registry_fd_begin();
 	r = ddlp_node_open(drive, node, DDLP_SHARED, false, &fd);
 	if (r < 0) {
 		ddlp_registry_fd_end();
 		return r;
 	}
-	if (!e) {
+	if (!posix) {
 		r = ddlp_node_lock(drive, node, fd, DDLP_SHARED, DDLP_BACKEND_OFD);
-		if (r < 0) {
-			close(fd);
-		} else {
-			close(held->fd);
-			held->fd = fd;
-		}
-		ddlp_registry_fd_end();
-		return r;
-	}
-	/* POSIX: the process's lock on the inode goes with any close of it, so
-	 * the flock is taken on the new descriptor first, the old one closed,
-	 * then the fcntl lock taken again; every handle sharing the entry is
-	 * told of the new descriptor */
-	pthread_mutex_lock(&reg_mutex);
-	if (node->kind == DDLP_NODE_BLOCK && flock(fd, LOCK_SH | LOCK_NB) < 0) {
+	} else if (node->kind == DDLP_NODE_BLOCK && flock(fd, LOCK_SH | LOCK_NB) < 0) {
 		r = -EBUSY;
 		ddlp_conflict_set(drive, node, r, "flock");
-		close(fd);
-	} else {
-		int old = e->fd;
-
-		close(old);
-		e->fd = fd;
-		for (struct ddlp_lock *l = live; l; l = l->next)
-			for (size_t d = 0; d < l->n; d++)
-				for (size_t i = 0; i < DDLP_MAX_NODES; i++)
-					if (l->drives[d].held[i].entry == e)
-						l->drives[d].held[i].fd = fd;
-		r = ddlp_node_lock(drive, node, fd, DDLP_SHARED, DDLP_BACKEND_POSIX);
 	}
-	pthread_mutex_unlock(&reg_mutex);
+	if (r == 0 && dup3(fd, held->fd, O_CLOEXEC) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && posix) {
+		pthread_mutex_lock(&reg_mutex);
+		r = ddlp_node_lock(drive, node, held->fd, DDLP_SHARED, DDLP_BACKEND_POSIX);
+		pthread_mutex_unlock(&reg_mutex);
+	}
 	ddlp_registry_fd_end();
 	return r;
 }

@@ -34,6 +34,7 @@ Suite *suite_status(bool posix);
 Suite *suite_users(bool posix);
 Suite *suite_alloc(void);
 Suite *suite_wait(void);
+Suite *suite_attempt(bool posix);
 
 /* Suites whose every test needs root (loop devices, mknod) say so here:
  * the runner skips them with a SKIP line when not root. */

@@ -87,6 +87,8 @@ static const struct suite_def suites[] = {
 	{ "threads-posix", NULL, suite_threads, true, true },
 	{ "fork", NULL, suite_fork, false, true },
 	{ "fork-posix", NULL, suite_fork, true, true },
+	{ "attempt", NULL, suite_attempt, false, true },
+	{ "attempt-posix", NULL, suite_attempt, true, true },
 	{ "status", NULL, suite_status, false, true },
 	{ "status-posix", NULL, suite_status, true, true },
 	{ "users", NULL, suite_users, false, true },

@@ -6,7 +6,9 @@
 #
 # Groups (the VM each needs):
 #   drives   2 qemu CD drives, udevd, sg:   identity, locking (default and
-#            posix backend), udev, interop, stress (both backends),
+#            posix backend), quiet waiting and the queue (both
+#            backends), udev, interop,
+#            stress (both backends),
 #            privilege (an unprivileged user of the cdrom group), users
 #   many     --scsi-debug 64:               many, unplug
 #   bare     --no-udev --no-sg:             identity, locking
@@ -62,6 +64,10 @@ drives)
 	run 120 identity "$here/identity.sh"
 	run 150 locking "$here/locking.sh"
 	run 150 locking-posix DDLP_LOCK_BACKEND=posix "$here/locking.sh"
+	run 240 quiet "$here/quiet.sh"
+	run 240 quiet-posix DDLP_LOCK_BACKEND=posix "$here/quiet.sh"
+	run 120 queue "$here/queue.sh"
+	run 120 queue-posix DDLP_LOCK_BACKEND=posix "$here/queue.sh"
 	run 120 udev "$here/udev.sh"
 	run 300 interop "$here/interop.sh"
 	run 250 stress "$here/stress.sh"
