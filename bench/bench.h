@@ -50,6 +50,7 @@ struct options {
 	int writer_rounds;
 	int writer_hold_ms;
 	int writer_ms;
+	int listing_extra;
 	const char *ddlp_lock;
 	const char *md_path;
 	const char *kv_path;
@@ -292,6 +293,7 @@ void section_contention(void); /* contention.c */
 void section_tool(void);       /* tool.c */
 void section_waiters(void);    /* waiters.c */
 void section_writer(void);     /* writer.c */
+void section_listing(void);    /* listing.c */
 
 extern struct stats lock_stats;  /* section 1, back to back */
 extern int64_t isolated_lib_p50; /* section 1, one lock+unlock of an idle drive */
