@@ -137,7 +137,8 @@ struct ddlp_procscan_hit {
 	pid_t pid;
 	int fd;                  /* the descriptor's number in that process */
 	const struct stat *st;   /* what /proc/PID/fd/FD points to */
-	int piddir;              /* dirfd of /proc/PID (valid during the call) */
+	int procfd;              /* dirfd of /proc (valid during the call) */
+	const char *name;        /* "PID", below procfd */
 	int fddir;               /* dirfd of /proc/PID/fd (valid during the call) */
 };
 struct ddlp_procscan_ops {

@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,46 +35,46 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* Scan the fd directory of one process (dirfd of /proc/PID). */
-static int scan_process(int piddir, pid_t pid, const struct ddlp_procscan_ops *ops, void *data)
+/* Scan the fd directory of one process ("PID/fd" below procfd), reading
+ * it with getdents64() into a buffer on the stack: per process one open,
+ * two reads and a close, and one stat() per descriptor. */
+static int scan_process(int procfd, const char *name, pid_t pid,
+                        const struct ddlp_procscan_ops *ops, void *data)
 {
-	int fdfd = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir;
-	struct dirent *de;
-	int r = 0;
+	char path[64], buf[4096] __attribute__((aligned(8)));
+	int fdfd, r = 0;
+	ssize_t n;
 
+	snprintf(path, sizeof(path), "%s/fd", name);
+	fdfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdfd < 0)
 		return -errno;
-	dir = fdopendir(fdfd);
-	if (!dir) {
-		r = -errno;
-		close(fdfd);
-		return r;
-	}
-	while ((de = readdir(dir))) {
-		struct ddlp_procscan_hit hit;
-		struct stat st;
-		char *end;
-		long fd;
+	while (r == 0 && (n = getdents64(fdfd, buf, sizeof(buf))) > 0) {
+		for (ssize_t off = 0; off < n && r == 0;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			struct ddlp_procscan_hit hit;
+			struct stat st;
+			char *end;
+			long fd;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
-			continue; /* closed meanwhile, or a dead link */
-		if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
-			continue;
-		if (!ops->want(st.st_mode & S_IFMT, st.st_rdev, data))
-			continue;
-		fd = strtol(de->d_name, &end, 10);
-		if (*end || fd < 0)
-			continue;
-		hit = (struct ddlp_procscan_hit){ .pid = pid, .fd = (int)fd, .st = &st,
-			                          .piddir = piddir, .fddir = dirfd(dir) };
-		r = ops->found(&hit, data);
-		if (r != 0)
-			break;
+			off += de->d_reclen;
+			if (de->d_name[0] == '.')
+				continue;
+			if (fstatat(fdfd, de->d_name, &st, 0) < 0)
+				continue; /* closed meanwhile, or a dead link */
+			if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
+				continue;
+			if (!ops->want(st.st_mode & S_IFMT, st.st_rdev, data))
+				continue;
+			fd = strtol(de->d_name, &end, 10);
+			if (*end || fd < 0 || fd > INT_MAX)
+				continue;
+			hit = (struct ddlp_procscan_hit){ .pid = pid, .fd = (int)fd, .st = &st,
+				                          .procfd = procfd, .name = name, .fddir = fdfd };
+			r = ops->found(&hit, data);
+		}
 	}
-	closedir(dir);
+	close(fdfd);
 	return r;
 }
 
@@ -94,19 +95,11 @@ int ddlp_procscan(const struct ddlp_procscan_ops *ops, void *data, unsigned *uns
 		return r;
 	}
 	while ((de = readdir(proc))) {
-		pid_t pid;
-		int piddir, e;
+		int e;
 
 		if (!all_digits(de->d_name))
 			continue;
-		pid = (pid_t)atol(de->d_name);
-		piddir = openat(dirfd(proc), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (piddir < 0) {
-			e = -errno;
-		} else {
-			e = scan_process(piddir, pid, ops, data);
-			close(piddir);
-		}
+		e = scan_process(dirfd(proc), de->d_name, (pid_t)atol(de->d_name), ops, data);
 		if (e > 0) {
 			break; /* the callback found what it looked for */
 		} else if (e == -EACCES || e == -EPERM) {
@@ -132,8 +125,8 @@ int ddlp_procscan_locks(const struct ddlp_procscan_hit *hit,
 	FILE *f;
 	int fd, r = 0;
 
-	snprintf(path, sizeof(path), "fdinfo/%d", hit->fd);
-	fd = openat(hit->piddir, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	snprintf(path, sizeof(path), "%s/fdinfo/%d", hit->name, hit->fd);
+	fd = openat(hit->procfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "re");
@@ -185,7 +178,11 @@ int ddlp_procscan_path(const struct ddlp_procscan_hit *hit, char *buf, size_t si
 
 int ddlp_procscan_comm(const struct ddlp_procscan_hit *hit, char *buf, size_t size)
 {
-	ssize_t r = ddlp_read_text(hit->piddir, "comm", buf, size);
+	char path[64];
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "%s/comm", hit->name);
+	r = ddlp_read_text(hit->procfd, path, buf, size);
 
 	if (r < 0) {
 		buf[0] = '\0';
