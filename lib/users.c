@@ -347,8 +347,9 @@ DDLP_EXPORT int ddlp_users_new(const struct ddlp_drive *const *drives, size_t n,
 		}
 	}
 	for (size_t d = 0; d < n; d++)
-		qsort(us->drives[d].users, us->drives[d].n, sizeof(*us->drives[d].users),
-		      user_compare);
+		if (us->drives[d].n > 1)
+			qsort(us->drives[d].users, us->drives[d].n, sizeof(*us->drives[d].users),
+			      user_compare);
 	free(us->keys);
 	us->keys = NULL;
 	us->n_keys = 0;
