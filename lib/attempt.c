@@ -37,7 +37,6 @@ struct ddlp_attempt {
 	bool wait;                  /* may wait: keeps descriptors, takes a ticket */
 	struct ddlp_waiter *w;      /* made at the first refusal of one that may wait */
 	bool again;                 /* try again at once (first try, a new watch) */
-	bool again_last;            /* the previous step asked that too */
 };
 
 void ddlp_lock_handle_free(struct ddlp_lock *lock)
@@ -351,11 +350,10 @@ int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 	keep_claims_a_prefix(lock);
 	take_tickets(a);
 	/* a new watch: look again at once, in case the holder let go before
-	 * it was in place (but not twice in a row: two refusals that take
-	 * turns must not make a busy loop) */
-	if (watch[0] && ddlp_waiter_watch_refusal(a->w, watch) > 0 && !a->again_last)
+	 * it was in place (the refusal moves only when somebody else's state
+	 * changed, so this does not loop by itself: doc/ddlp.txt, 6c) */
+	if (watch[0] && ddlp_waiter_watch_refusal(a->w, watch) > 0)
 		a->again = true;
-	a->again_last = a->again;
 	ddlp_waiter_arm(a->w);
 	return -EBUSY;
 }

@@ -21,6 +21,7 @@ packages="
 	clang libclang-rt-14-dev
 	libglib2.0-dev
 	abigail-tools
+	spin
 "
 if [ "${1:-}" = --packaging ]; then
 	packages="$packages debhelper dpkg-dev lintian autopkgtest"

@@ -62,7 +62,7 @@ total_pass=0 total_fail=0 total_skip=0
 t_all=$SECONDS
 for boot in $boots; do
 	case $boot in
-	drives) opts=(--cd 2 --timeout 1100) ;;
+	drives) opts=(--cd 2 --timeout 1500) ;;
 	many) opts=(--cd 0 --scsi-debug 64 --timeout 600) ;;
 	bare) opts=(--cd 2 --no-udev --no-sg --timeout 500) ;;
 	*)
