@@ -383,6 +383,8 @@ int agent_main(int argc, char **argv)
 	struct ddlp_lock *l = NULL;
 	int r;
 
+	if (argc > 1 && strcmp(argv[1], "opens") == 0)
+		return guard_agent_main(argc - 1, argv + 1);
 	if (argc < 4 || (strcmp(argv[2], "x") != 0 && strcmp(argv[2], "s") != 0))
 		goto usage;
 	mode = strcmp(argv[2], "x") == 0 ? DDLP_EXCLUSIVE : DDLP_SHARED;

@@ -52,6 +52,8 @@ struct options {
 	int writer_ms;
 	int listing_extra;
 	const char *ddlp_lock;
+	const char *guard;         /* the ddlp-guard binary (section 10) */
+	const char *guard_preload; /* its library, when not the installed one */
 	const char *md_path;
 	const char *kv_path;
 	const char *title;
@@ -294,6 +296,9 @@ void section_tool(void);       /* tool.c */
 void section_waiters(void);    /* waiters.c */
 void section_writer(void);     /* writer.c */
 void section_listing(void);    /* listing.c */
+void section_guard(void);      /* guard.c */
+/* ddlp-bench --agent opens ...: section 10's timed opens (guard.c) */
+int guard_agent_main(int argc, char **argv);
 
 extern struct stats lock_stats;  /* section 1, back to back */
 extern int64_t isolated_lib_p50; /* section 1, one lock+unlock of an idle drive */

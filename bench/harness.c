@@ -33,6 +33,8 @@
  *  10. the listings: `ddlp-lock --list` and `--status DEV` next to
  *      `lslocks` and `lsblk`, time and system calls, with and without a
  *      few hundred more processes that hold files open
+ *  11. ddlp-guard: opens of a regular file, of /dev/null and of the drive
+ *      with and without the guard, against ddlp_lock()
  *
  * `ddlp-bench --agent ...` is the harness's other mode: a DDLP holder or a
  * library waiter that section 8 starts in the lock backend it wants
@@ -73,6 +75,7 @@ static const struct bench_section {
 	{ "waiters", section_waiters },       /* 8, waiters.c */
 	{ "writer", section_writer },         /* 9, writer.c */
 	{ "listing", section_listing },       /* 10, listing.c */
+	{ "guard", section_guard },           /* 11, guard.c */
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -120,8 +123,10 @@ static void usage(FILE *f)
 	      "  --listing-extra N   more processes, holding files open, for the listings (300)\n"
 	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters,\n"
 	      "                      listing)\n"
+	      "  --guard PATH        the ddlp-guard binary (section guard; without it: n/a)\n"
+	      "  --guard-preload PATH  its library (DDLP_GUARD_PRELOAD), when not installed\n"
 	      "  --only LIST         sections: lock,resolve,syscalls,intrusive,handoff,cpu,\n"
-	      "                      contention,tool,waiters,writer,listing (default: all)\n"
+	      "                      contention,tool,waiters,writer,listing,guard (default: all)\n"
 	      "  --skip LIST         leave these sections out\n"
 	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5,\n"
 	      "                      500 ms, 3, 100 ms, 1000 ms, 50\n"
@@ -202,6 +207,8 @@ int main(int argc, char **argv)
 		{ "writer-ms", required_argument, NULL, 'Y' },
 		{ "listing-extra", required_argument, NULL, 'x' },
 		{ "ddlp-lock", required_argument, NULL, 'L' },
+		{ "guard", required_argument, NULL, 'G' },
+		{ "guard-preload", required_argument, NULL, 'P' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "skip", required_argument, NULL, 'S' },
 		{ "short", no_argument, NULL, 's' },
@@ -239,6 +246,8 @@ int main(int argc, char **argv)
 		case 'Y': opt.writer_ms = parse_int(optarg, "--writer-ms"); break;
 		case 'x': opt.listing_extra = parse_int(optarg, "--listing-extra"); break;
 		case 'L': opt.ddlp_lock = optarg; break;
+		case 'G': opt.guard = optarg; break;
+		case 'P': opt.guard_preload = optarg; break;
 		case 'O': opt.sections = parse_sections(optarg); break;
 		case 'S': skip |= parse_sections(optarg); break;
 		case 's':

@@ -45,11 +45,12 @@ head_short=$(git -C "$top_srcdir" rev-parse --short HEAD 2>/dev/null || echo unk
 if [ "$mode" = full ]; then
 	: "${drives:=1 8 32 64}" "${delays:=default 0}" "${timeout:=1500}"
 	: "${out:=$top_srcdir/bench/results/$(date +%F)-vm-full-$head_short.md}"
+	later_args="--skip guard" # does not depend on the number of drives
 else
 	: "${drives:=1 64}" "${delays:=default}" "${timeout:=420}"
 	: "${out:=$builddir/bench/out/$(date +%F)-vm-short-$head_short.md}"
 	bench_args="--short $bench_args"
-	later_args="--skip waiters,writer,listing" # CI exercises them once
+	later_args="--skip waiters,writer,listing,guard" # CI exercises them once
 fi
 
 vmrun=$top_srcdir/tests/vm/vm-run
@@ -74,6 +75,15 @@ lock_bin=$builddir/src/.libs/ddlp-lock
 [ -x "$builddir/src/.libs/lt-ddlp-lock" ] && lock_bin=$builddir/src/.libs/lt-ddlp-lock
 cp "$bench_bin" "$snap/ddlp-bench" && cp "$lock_bin" "$snap/ddlp-lock" &&
 	cp -P "$builddir"/lib/.libs/libddlp.so* "$snap/" || exit 99
+# ddlp-guard and its library (section 10), when built
+guard_args=()
+"$builddir/src/ddlp-guard" --version >/dev/null 2>&1
+guard_bin=$builddir/src/.libs/ddlp-guard
+[ -x "$builddir/src/.libs/lt-ddlp-guard" ] && guard_bin=$builddir/src/.libs/lt-ddlp-guard
+if [ -x "$guard_bin" ] && [ -e "$builddir/lib/guard/.libs/libddlp-guard.so" ]; then
+	cp "$guard_bin" "$snap/ddlp-guard" && cp "$builddir/lib/guard/.libs/libddlp-guard.so" "$snap/" || exit 99
+	guard_args=(--guard "$snap/ddlp-guard" --guard-preload "$snap/libddlp-guard.so")
+fi
 
 commit=$(git -C "$top_srcdir" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$top_srcdir" status --porcelain -- lib src include 2>/dev/null | wc -l)
@@ -99,7 +109,7 @@ for k in $drives; do
 		# shellcheck disable=SC2086
 		"$vmrun" "${vmopts[@]}" -- /bin/sh -c \
 			'exec "$0" "$@" --md "$VM_OUT/table.md" --kv "$VM_OUT/figures.kv"' \
-			"$snap/ddlp-bench" --ddlp-lock "$snap/ddlp-lock" --title "$title" $bench_args $more \
+			"$snap/ddlp-bench" --ddlp-lock "$snap/ddlp-lock" "${guard_args[@]}" --title "$title" $bench_args $more \
 			>"$dir/stdout" 2>"$dir/stderr"
 		rc=$?
 		t1=$(date +%s)

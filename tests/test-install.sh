@@ -40,6 +40,33 @@ else
 	ko "libddlp.so exports other names: $foreign"
 fi
 
+# ddlp-guard and its preload, a library of the package's own directory
+# (not one to link with): no .la beside it, only the interposed functions
+# exported, and the installed ddlp-guard loads it into a command.
+guardlib=$root$libdir/libddlp/libddlp-guard.so
+for f in "$bindir/ddlp-guard" "$libdir/libddlp/libddlp-guard.so"; do
+	if [ -e "$root$f" ]; then ok "installed $f"; else ko "missing $f"; fi
+done
+if [ -e "$root$libdir/libddlp/libddlp-guard.la" ]; then ko "libddlp-guard.la installed"; else ok "no libddlp-guard.la"; fi
+if ls "$root$mandir/man1/ddlp-guard.1"* >/dev/null 2>&1; then ok "ddlp-guard(1) installed"; else ko "ddlp-guard(1) not installed"; fi
+if [ -e "$guardlib" ]; then
+	exported=$(nm -D --defined-only "$guardlib" | awk '$2 != "A" { print $3 }' | sort | tr '\n' ' ')
+	want=$(sed -n '/global:/,/local:/p' "$abs_top_srcdir/lib/guard/libddlp-guard.sym" | tr -s ' \t;' '\n\n\n' |
+		grep -v -E '^(global:|local:|)$' | sort | tr '\n' ' ')
+	if [ "$exported" = "$want" ]; then
+		ok "libddlp-guard.so exports only the interposed functions"
+	else
+		ko "libddlp-guard.so exports '$exported', expected '$want'"
+	fi
+	maps=$(LD_LIBRARY_PATH="$root$libdir" DDLP_GUARD_PRELOAD="$guardlib" "$root$bindir/ddlp-guard" \
+		sh -c 'grep -c libddlp-guard "/proc/$$/maps"' 2>&1)
+	if [ "${maps:-0}" -gt 0 ] 2>/dev/null; then
+		ok "the installed ddlp-guard loads the preload into its command"
+	else
+		ko "the installed ddlp-guard loads the preload into its command ($maps)"
+	fi
+fi
+
 export PKG_CONFIG_PATH="$root$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$root"
 flags=$(pkg-config --cflags --libs libddlp) || flags=""
 # shellcheck disable=SC2086

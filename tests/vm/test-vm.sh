@@ -5,7 +5,9 @@
 #
 #   drives   2 qemu CD drives, udevd, sg: identity, locking (default and
 #            posix backend), udev, interop (writes the observed table),
-#            stress (both backends), privilege, users of a drive
+#            guard (ddlp-guard with the real programs, both backends;
+#            writes its table), stress (both backends), privilege, users
+#            of a drive
 #   many     64 scsi_debug drives: identity of many drives, lock_many over
 #            all of them, ddlp-lock --list in one /proc scan, hot unplug
 #   bare     2 qemu CD drives, udevd stopped, sg module absent: identity and
@@ -16,8 +18,9 @@
 # 1 when a check failed, 77 (with "SKIP: reason") when qemu is missing or
 # DDLP_SKIP_VM=1 (with DDLP_VM_REQUIRE=1 a missing qemu or an unusable VM
 # is an error, 99).  The observed interoperability table is copied to
-# tests/vm/interop-observed.md in the build tree (doc/interop.md carries a
-# committed copy).
+# tests/vm/interop-observed.md in the build tree, and ddlp-guard's to
+# tests/vm/guard-interop-observed.md (doc/interop.md carries a committed
+# copy of both).
 #
 # Environment: DDLP_SKIP_VM=1 skips; VMSUITE_BOOTS="drives many bare"
 # chooses boots; VMSUITE_STRESS_ROUNDS (default 1000 per backend); DDLP_VM_* as for
@@ -62,7 +65,7 @@ total_pass=0 total_fail=0 total_skip=0
 t_all=$SECONDS
 for boot in $boots; do
 	case $boot in
-	drives) opts=(--cd 2 --timeout 1500) ;;
+	drives) opts=(--cd 2 --timeout 2100) ;;
 	many) opts=(--cd 0 --scsi-debug 64 --timeout 600) ;;
 	bare) opts=(--cd 2 --no-udev --no-sg --timeout 500) ;;
 	*)
@@ -110,6 +113,10 @@ for boot in $boots; do
 	if [ -s "$out/$boot/interop.md" ]; then
 		cp "$out/$boot/interop.md" "$builddir/tests/vm/interop-observed.md" &&
 			echo "# the observed interoperability table: tests/vm/interop-observed.md"
+	fi
+	if [ -s "$out/$boot/guard-interop.md" ]; then
+		cp "$out/$boot/guard-interop.md" "$builddir/tests/vm/guard-interop-observed.md" &&
+			echo "# ddlp-guard's observed table: tests/vm/guard-interop-observed.md"
 	fi
 done
 echo "# VM suite: $((SECONDS - t_all)) s"

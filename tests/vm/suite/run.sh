@@ -7,8 +7,8 @@
 # Groups (the VM each needs):
 #   drives   2 qemu CD drives, udevd, sg:   identity, locking (default and
 #            posix backend), quiet waiting and the queue (both
-#            backends), udev, interop,
-#            stress (both backends),
+#            backends), udev, interop, guard (ddlp-guard with the
+#            real programs, both backends), stress (both backends),
 #            privilege (an unprivileged user of the cdrom group), users
 #   many     --scsi-debug 64:               many, unplug
 #   bare     --no-udev --no-sg:             identity, locking
@@ -70,6 +70,8 @@ drives)
 	run 120 queue-posix DDLP_LOCK_BACKEND=posix "$here/queue.sh"
 	run 120 udev "$here/udev.sh"
 	run 300 interop "$here/interop.sh"
+	run 420 guard "$here/guard.sh"
+	run 300 guard-posix DDLP_LOCK_BACKEND=posix "$here/guard.sh"
 	run 250 stress "$here/stress.sh"
 	run 120 privilege "$here/privilege.sh"
 	run 200 users "$here/users.sh"
