@@ -50,6 +50,7 @@ struct options {
 	int writer_rounds;
 	int writer_hold_ms;
 	int writer_ms;
+	int listing_extra;
 	const char *ddlp_lock;
 	const char *guard;         /* the ddlp-guard binary (section 10) */
 	const char *guard_preload; /* its library, when not the installed one */
@@ -294,6 +295,7 @@ void section_contention(void); /* contention.c */
 void section_tool(void);       /* tool.c */
 void section_waiters(void);    /* waiters.c */
 void section_writer(void);     /* writer.c */
+void section_listing(void);    /* listing.c */
 void section_guard(void);      /* guard.c */
 /* ddlp-bench --agent opens ...: section 10's timed opens (guard.c) */
 int guard_agent_main(int argc, char **argv);

@@ -1,5 +1,5 @@
 /*
- * Section 10, what ddlp-guard costs (issue 13).
+ * Section 11, what ddlp-guard costs (issue 13).
  *
  * An agent (ddlp-bench --agent opens PATH N FLAGS BATCH) opens and closes
  * PATH N times through libc, in batches of BATCH, each batch followed by
@@ -199,7 +199,7 @@ void section_guard(void)
 	int fd;
 
 	if (!opt.guard) {
-		row("10", "ddlp-guard", NULL, NULL, "n/a (no --guard)");
+		row("11", "ddlp-guard", NULL, NULL, "n/a (no --guard)");
 		return;
 	}
 	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -225,7 +225,7 @@ void section_guard(void)
 			continue;
 		snprintf(what, sizeof(what), "%s, %ld per run: plain; guarded; libc/raw plain, guarded; cost",
 		         nb ? "file, O_RDONLY|O_NONBLOCK (one fstat)" : "regular file, O_RDONLY", n);
-		row("10", what, NULL, NULL, "%.3f us; %.3f us; %.2f, %.2f; %.2fx", f.plain_ns / 1e3,
+		row("11", what, NULL, NULL, "%.3f us; %.3f us; %.2f, %.2f; %.2fx", f.plain_ns / 1e3,
 		    f.guard_ns / 1e3, f.plain_ratio / 1e3, f.guard_ratio / 1e3, cost(&f));
 		kv(nb ? "guard_file_nb_cost" : "guard_file_cost", "%.2f", cost(&f));
 	}
@@ -233,7 +233,7 @@ void section_guard(void)
 
 	progress("guard: %ld opens of /dev/null", n);
 	if (measure("/dev/null", n, "ronb", 1000, false, &f) == 0) {
-		row("10", "/dev/null (one stat): plain; guarded; libc/raw plain, guarded; cost",
+		row("11", "/dev/null (one stat): plain; guarded; libc/raw plain, guarded; cost",
 		    NULL, NULL, "%.3f us; %.3f us; %.2f, %.2f; %.2fx", f.plain_ns / 1e3, f.guard_ns / 1e3,
 		    f.plain_ratio / 1e3, f.guard_ratio / 1e3, cost(&f));
 		kv("guard_devnull_cost", "%.2f", cost(&f));
@@ -241,7 +241,7 @@ void section_guard(void)
 
 	progress("guard: opens of the drive");
 	if (measure(tg.block, 20, "ronb", 1, true, &f) == 0) {
-		row("10", "drive, O_RDONLY, 20 per run: plain; guarded; ddlp_lock(shared)+unlock; "
+		row("11", "drive, O_RDONLY, 20 per run: plain; guarded; ddlp_lock(shared)+unlock; "
 		          "guarded/lock; guarded/(lock+plain)",
 		    NULL, NULL, "%.3f ms; %.3f ms; %.3f ms; %.2fx; %.2fx", ms(f.plain_ns), ms(f.guard_ns),
 		    ms(f.lib_ns), (double)f.guard_ns / (double)f.lib_ns,

@@ -30,7 +30,10 @@
  *      waits for each kind of holder (DDLP, flock, udevadm lock, O_EXCL)
  *   9. writer preference: an exclusive waiter among 1, 2, 4, 8 shared
  *      lockers whose holds overlap, and the readers' throughput
- *  10. ddlp-guard: opens of a regular file, of /dev/null and of the drive
+ *  10. the listings: `ddlp-lock --list` and `--status DEV` next to
+ *      `lslocks` and `lsblk`, time and system calls, with and without a
+ *      few hundred more processes that hold files open
+ *  11. ddlp-guard: opens of a regular file, of /dev/null and of the drive
  *      with and without the guard, against ddlp_lock()
  *
  * `ddlp-bench --agent ...` is the harness's other mode: a DDLP holder or a
@@ -71,7 +74,8 @@ static const struct bench_section {
 	{ "tool", section_tool },             /* 7, tool.c */
 	{ "waiters", section_waiters },       /* 8, waiters.c */
 	{ "writer", section_writer },         /* 9, writer.c */
-	{ "guard", section_guard },           /* 10, guard.c */
+	{ "listing", section_listing },       /* 10, listing.c */
+	{ "guard", section_guard },           /* 11, guard.c */
 };
 
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -95,6 +99,7 @@ struct options opt = {
 	.writer_rounds = 10,
 	.writer_hold_ms = 200,
 	.writer_ms = 3000,
+	.listing_extra = 300,
 	.sections = S_ALL,
 };
 
@@ -110,19 +115,21 @@ static void usage(FILE *f)
 	      "  --wait-ms N         how long the CPU-time waiters wait (5000)\n"
 	      "  --contention-ms N   contention run (10000)\n"
 	      "  --hold-us N         time each contention worker holds the drive (1000)\n"
-	      "  --tool-runs N       runs of each tool (30)\n"
+	      "  --tool-runs N       runs of each tool and listing (30)\n"
 	      "  --waiter-ms N       how long each waiter of the waiter table waits (3000)\n"
 	      "  --writer-rounds N   exclusive rounds per number of shared lockers (10)\n"
 	      "  --writer-hold-ms N  how long each shared locker holds the drive (200)\n"
 	      "  --writer-ms N       the exclusive waiter's timeout; the throughput window (3000)\n"
-	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters)\n"
+	      "  --listing-extra N   more processes, holding files open, for the listings (300)\n"
+	      "  --ddlp-lock PATH    the ddlp-lock binary (sections handoff, cpu, tool, waiters,\n"
+	      "                      listing)\n"
 	      "  --guard PATH        the ddlp-guard binary (section guard; without it: n/a)\n"
 	      "  --guard-preload PATH  its library (DDLP_GUARD_PRELOAD), when not installed\n"
 	      "  --only LIST         sections: lock,resolve,syscalls,intrusive,handoff,cpu,\n"
-	      "                      contention,tool,waiters,writer,guard (default: all)\n"
+	      "                      contention,tool,waiters,writer,listing,guard (default: all)\n"
 	      "  --skip LIST         leave these sections out\n"
 	      "  --short             fewer rounds (CI): 100, 100, 3, 20, 10, 2000 ms, 2000 ms, 5,\n"
-	      "                      500 ms, 3, 100 ms, 1000 ms\n"
+	      "                      500 ms, 3, 100 ms, 1000 ms, 50\n"
 	      "  --title TEXT        heading of the table\n"
 	      "  --md FILE           write the table there too\n"
 	      "  --kv FILE           key=value figures (for bench/run-vm.sh)\n",
@@ -198,6 +205,7 @@ int main(int argc, char **argv)
 		{ "writer-rounds", required_argument, NULL, 'n' },
 		{ "writer-hold-ms", required_argument, NULL, 'y' },
 		{ "writer-ms", required_argument, NULL, 'Y' },
+		{ "listing-extra", required_argument, NULL, 'x' },
 		{ "ddlp-lock", required_argument, NULL, 'L' },
 		{ "guard", required_argument, NULL, 'G' },
 		{ "guard-preload", required_argument, NULL, 'P' },
@@ -236,6 +244,7 @@ int main(int argc, char **argv)
 		case 'n': opt.writer_rounds = parse_int(optarg, "--writer-rounds"); break;
 		case 'y': opt.writer_hold_ms = parse_int(optarg, "--writer-hold-ms"); break;
 		case 'Y': opt.writer_ms = parse_int(optarg, "--writer-ms"); break;
+		case 'x': opt.listing_extra = parse_int(optarg, "--listing-extra"); break;
 		case 'L': opt.ddlp_lock = optarg; break;
 		case 'G': opt.guard = optarg; break;
 		case 'P': opt.guard_preload = optarg; break;
@@ -254,6 +263,7 @@ int main(int argc, char **argv)
 			opt.writer_rounds = 3;
 			opt.writer_hold_ms = 100;
 			opt.writer_ms = 1000;
+			opt.listing_extra = 50;
 			break;
 		case 'T': opt.title = optarg; break;
 		case 'm': opt.md_path = optarg; break;

@@ -3,8 +3,30 @@
 #
 # Completes the options, drive names (/dev/sr*, /dev/sg*, /dev/cdrom*,
 # /dev/dvd*, /dev/bsg/*, the H:C:T:L addresses of optical drives, and any
-# file: an alias node, a symlink such as /dev/disk/by-id/...), and the
-# command after the drives.
+# file: an alias node, a symlink such as /dev/disk/by-id/...), the column
+# names of --output (a comma-separated list), and the command after the
+# drives.
+
+# The columns of --resolve, --status and --list (ddlp-lock --help); the
+# node columns are for --resolve only.
+_ddlp_lock_drive_columns='DEVICE ID PERSISTENT SYSPATH NODES STATE HOLDERS HOLDER HOLDER-PID USERS UNLOCKED UNSEEN'
+_ddlp_lock_node_columns='PATH KIND MAJ:MIN EXCL NAMED ALIAS'
+
+# _ddlp_lock_columns CUR ACTION: complete the last name of a list of
+# columns (CUR may begin with + and hold names already chosen)
+_ddlp_lock_columns()
+{
+	local cur=$1 action=$2 last prefix col cols=$_ddlp_lock_drive_columns
+	[[ $action == resolve || $action == lock ]] && cols="$cols $_ddlp_lock_node_columns"
+	last=${cur##*[,+]}
+	prefix=${cur%"$last"}
+	for col in $cols; do
+		[[ ,${prefix#+}, == *,"$col",* ]] && continue
+		[[ $col == "${last^^}"* ]] && COMPREPLY+=("$prefix$col")
+	done
+	compopt -o nospace 2>/dev/null
+	return 0
+}
 
 # _ddlp_lock_add ARGS...: append what "compgen ARGS" prints to COMPREPLY
 _ddlp_lock_add()
@@ -47,11 +69,12 @@ _ddlp_lock()
 		cword=$COMP_CWORD
 	fi
 
-	local opts='-x -e -s -n -w -E -c -o -v -q -h -V
+	local opts='-x -e -s -n -w -E -c -o -v -q -h -V -J
 		--exclusive --shared --nonblock --nb --timeout --wait
 		--conflict-exit-code --command --close --verbose --quiet --silent
 		--help --version --json --resolve --status --list --partial
-		--no-reprobe'
+		--no-reprobe --wait-unused --output --output-all --noheadings --raw'
+	local outopts='-J --json --output --output-all --noheadings --raw -v --verbose'
 
 	case $prev in
 	-w | --timeout | --wait | -E | --conflict-exit-code)
@@ -59,6 +82,14 @@ _ddlp_lock()
 		;;
 	-c | --command)
 		_ddlp_lock_add -c -- "$cur"
+		return 0
+		;;
+	--output)
+		local w a=lock
+		for w in "${words[@]:1:cword}"; do
+			case $w in --resolve) a=resolve ;; --status) a=status ;; --list) a=list ;; esac
+		done
+		_ddlp_lock_columns "$cur" "$a"
 		return 0
 		;;
 	esac
@@ -73,7 +104,7 @@ _ddlp_lock()
 			--resolve) action=resolve ;;
 			--status) action=status ;;
 			--list) action=list ;;
-			-w | --timeout | --wait | -E | --conflict-exit-code | -c | --command) ((i++)) ;;
+			-w | --timeout | --wait | -E | --conflict-exit-code | -c | --command | --output) ((i++)) ;;
 			-*) ;;
 			*) device_seen=1 ;;
 			esac
@@ -90,7 +121,7 @@ _ddlp_lock()
 
 	case $action in
 	list)
-		[[ $cur == -* ]] && _ddlp_lock_add -W '--json' -- "$cur"
+		[[ $cur == -* ]] && _ddlp_lock_add -W "$outopts" -- "$cur"
 		return 0
 		;;
 	resolve)
@@ -121,7 +152,11 @@ _ddlp_lock()
 
 	# after the first DEVICE
 	if [[ $action == status ]]; then
-		_ddlp_lock_drives "$cur"
+		if [[ $cur == -* ]]; then
+			_ddlp_lock_add -W "$outopts" -- "$cur"
+		else
+			_ddlp_lock_drives "$cur"
+		fi
 		return 0
 	fi
 	case $prev in

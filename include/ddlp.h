@@ -251,15 +251,90 @@ const char *ddlp_conflict_get_holder_name(const struct ddlp_conflict *c);
 
 enum ddlp_state { DDLP_STATE_FREE = 0, DDLP_STATE_SHARED = 1, DDLP_STATE_EXCLUSIVE = 2 };
 
-struct ddlp_status {
-	enum ddlp_state state;
-	unsigned holders;      /* shared holders counted on the first node */
-	pid_t holder_pid;      /* a holder's pid where known, else 0 */
-	char holder_name[32];  /* its command name, or "" */
+struct ddlp_status;
+
+/* Read the state of a resolved drive from /proc/locks (one read; no device
+ * node is opened).  flags: 0 (reserved).  Free with ddlp_status_free().
+ * Errors: -EINVAL, -ENOMEM, and those of reading /proc/locks. */
+int ddlp_status_new(const struct ddlp_drive *drive, unsigned flags, struct ddlp_status **out);
+void ddlp_status_free(struct ddlp_status *status);
+enum ddlp_state ddlp_status_get_state(const struct ddlp_status *status);
+/* Shared holders counted on the first node; 1 when exclusive; 0 free. */
+unsigned ddlp_status_get_holder_count(const struct ddlp_status *status);
+/* A holder's pid where /proc/locks shows it (POSIX and flock locks; an
+ * OFD lock shows none: ddlp_users_new() names it), else 0; and its
+ * command name, or NULL. */
+pid_t ddlp_status_get_holder_pid(const struct ddlp_status *status);
+const char *ddlp_status_get_holder_name(const struct ddlp_status *status);
+
+/* ---------------------------------------------------------------- *
+ * Who has a drive open: one scan of /proc for several drives
+ * ---------------------------------------------------------------- */
+
+struct ddlp_users;
+struct ddlp_user;
+
+/* Flags of ddlp_users_new() and ddlp_users_wait_unused(). */
+enum ddlp_users_flags {
+	/* Leave the calling process out. */
+	DDLP_USERS_OTHERS = 1u << 0
 };
 
-/* Fill *status for a resolved drive.  Opens no device node. */
-int ddlp_drive_get_status(const struct ddlp_drive *drive, struct ddlp_status *status);
+/* What a process that has a drive open holds on it. */
+enum ddlp_user_lock {
+	DDLP_USER_LOCK_NONE = 0,  /* open, no lock: blkid, a player, an O_EXCL-only burner */
+	DDLP_USER_LOCK_FLOCK = 1, /* a flock(2) only: flock(1), udevadm lock, udevd */
+	DDLP_USER_LOCK_DDLP = 2   /* an OFD or POSIX record lock: this protocol's lock */
+};
+
+/*
+ * Find the processes that have any node of the n drives open, through any
+ * inode of the node (found by its device number: /dev nodes, symlinks,
+ * mknod aliases), in one pass over /proc; no device node is opened.
+ * Processes whose open files the caller may not see (other users', for
+ * anyone but root) are counted by ddlp_users_get_unseen(), not guessed.
+ * flags: DDLP_USERS_OTHERS or 0.
+ * Errors: -EINVAL, -ENOMEM, -EMFILE, and those of reading /proc.
+ */
+int ddlp_users_new(const struct ddlp_drive *const *drives, size_t n, unsigned flags,
+                   struct ddlp_users **out);
+void ddlp_users_free(struct ddlp_users *users);
+/* The number of drives asked about, and of processes the caller could not
+ * look at (the same for every drive: they may or may not have one open). */
+size_t ddlp_users_get_drive_count(const struct ddlp_users *users);
+unsigned ddlp_users_get_unseen(const struct ddlp_users *users);
+/* The processes that have drive i (in the order given) open, by pid. */
+size_t ddlp_users_get_count(const struct ddlp_users *users, size_t drive);
+const struct ddlp_user *ddlp_users_get(const struct ddlp_users *users, size_t drive,
+                                       size_t index);
+
+pid_t ddlp_user_get_pid(const struct ddlp_user *user);
+/* Its command name (/proc/PID/comm), or NULL when it could not be read. */
+const char *ddlp_user_get_name(const struct ddlp_user *user);
+/* The nodes of the drive it has open, each path as the kernel shows it
+ * (an alias's own path; " (deleted)" after an unlinked one). */
+size_t ddlp_user_get_node_count(const struct ddlp_user *user);
+const char *ddlp_user_get_node(const struct ddlp_user *user, size_t index);
+/* Its strongest lock on the drive (from /proc/PID/fdinfo), and that
+ * lock's mode (DDLP_SHARED, DDLP_EXCLUSIVE; 0 without a lock). */
+enum ddlp_user_lock ddlp_user_get_lock(const struct ddlp_user *user);
+enum ddlp_mode ddlp_user_get_mode(const struct ddlp_user *user);
+
+/*
+ * Wait until no process other than the caller has a node of lock's drives
+ * open without holding a lock on it (a blkid, a media player that opened
+ * it before the lock was taken), up to
+ * timeout_ms (0: look once, < 0: no limit).  Sleeps on inotify close
+ * events of the nodes those processes have open (no device is opened),
+ * and looks again at least every 500 ms.  flags: 0, or
+ * DDLP_LOCK_INTERRUPTIBLE (a signal whose handler runs ends the wait with
+ * -EINTR).  With out, the last scan (as ddlp_users_new() with
+ * DDLP_USERS_OTHERS) is handed out on success and on -EBUSY/-ETIMEDOUT.
+ * Returns 0 when unused, -EBUSY (timeout_ms 0) or -ETIMEDOUT when still
+ * in use, -EINVAL, -ENOMEM, -EINTR.
+ */
+int ddlp_users_wait_unused(const struct ddlp_lock *lock, int timeout_ms, unsigned flags,
+                           struct ddlp_users **out);
 
 /* ---------------------------------------------------------------- *
  * Every optical drive of the system (without opening any)

@@ -125,9 +125,41 @@ int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t i
  * Returns 0 or negative errno. */
 int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
                            int (*fn)(const struct ddlp_plock *l, void *data), void *data);
-/* Find a process that has a node with this rdev open; 0 if none found. */
+/* Parse one line of /proc/locks (tokenizes line).  0 or -EINVAL. */
+int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino);
+/* Find a process that has a node with this rdev open, one that holds a
+ * lock on it first; 0 if none found. */
 pid_t ddlp_find_opener(mode_t type, dev_t rdev, pid_t exclude);
 int ddlp_pid_name(pid_t pid, char *buf, size_t size);
+
+/* ---- who has device nodes open: one pass over /proc (procscan.c) ---- */
+struct ddlp_procscan_hit {
+	pid_t pid;
+	int fd;                  /* the descriptor's number in that process */
+	const struct stat *st;   /* what /proc/PID/fd/FD points to */
+	int procfd;              /* dirfd of /proc (valid during the call) */
+	const char *name;        /* "PID", below procfd */
+	int fddir;               /* dirfd of /proc/PID/fd (valid during the call) */
+};
+struct ddlp_procscan_ops {
+	/* Is a node of this type (S_IFBLK, S_IFCHR) and number of interest? */
+	bool (*want)(mode_t type, dev_t rdev, void *data);
+	/* Called for each open descriptor of a wanted node; a negative errno
+	 * ends the scan with that error, a positive value ends it with 0. */
+	int (*found)(const struct ddlp_procscan_hit *hit, void *data);
+};
+/* Look at every process once.  *unseen: processes whose descriptors the
+ * caller may not see.  Returns 0 or a negative errno. */
+int ddlp_procscan(const struct ddlp_procscan_ops *ops, void *data, unsigned *unseen);
+/* Call fn for each lock of the hit's open file that /proc/PID/fdinfo/FD
+ * lists (fn returns non-zero to stop).  0 or a negative errno. */
+int ddlp_procscan_locks(const struct ddlp_procscan_hit *hit,
+                        int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+                        void *data);
+/* The path of the hit's open file, as the kernel shows it. */
+int ddlp_procscan_path(const struct ddlp_procscan_hit *hit, char *buf, size_t size);
+/* The command name of the hit's process. */
+int ddlp_procscan_comm(const struct ddlp_procscan_hit *hit, char *buf, size_t size);
 
 /* ---- per-node kernel operations (nodelock.c) ---- */
 enum ddlp_backend { DDLP_BACKEND_OFD = 0, DDLP_BACKEND_POSIX = 1 };

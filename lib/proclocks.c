@@ -1,13 +1,10 @@
 /*
  * Who holds a node, as far as the system tells: /proc/locks for fcntl and
- * flock locks, and the /proc/PID/fd links for plain and O_EXCL opens.
- * Nothing here opens a device node (stat() of /proc/PID/fd/N looks at the
- * inode the link points to without opening it).
+ * flock locks, and (through procscan.c) the processes that have it open,
+ * a lock holder among them first.  Nothing here opens a device node.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,11 +15,12 @@
 
 #include "ddlp-private.h"
 
-/* One line of /proc/locks, e.g.
+/* One line of /proc/locks (or the part after "lock:" of a line of
+ * /proc/PID/fdinfo/FD, which has the same form), e.g.
  *   "1: OFDLCK ADVISORY  WRITE -1 00:05:123 0 EOF"
  *   "2: -> FLOCK  ADVISORY  WRITE 4321 00:05:123 0 EOF"
  * The device is the file system's, in hex, then the inode in decimal. */
-static int parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
+int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino)
 {
 	char *tok[8], *save = NULL, *p;
 	unsigned maj, min;
@@ -82,7 +80,7 @@ int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t i
 				r = errno ? -errno : -EIO;
 			break;
 		}
-		if (parse_line(line, &l, &ldev, &lino) < 0)
+		if (ddlp_proclocks_parse_line(line, &l, &ldev, &lino) < 0)
 			continue;
 		if (fn(&l, ldev, lino, data))
 			break;
@@ -116,73 +114,58 @@ int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
 	return ddlp_proclocks_scan(one_inode_fn, &o);
 }
 
-static bool all_digits(const char *s)
+struct opener {
+	mode_t type;
+	dev_t rdev;
+	pid_t exclude;
+	pid_t first;     /* the first process with the node open */
+	pid_t locker;    /* one whose open file of it holds a lock */
+};
+
+static bool opener_want(mode_t type, dev_t rdev, void *data)
 {
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
+	const struct opener *o = data;
+
+	return type == o->type && rdev == o->rdev;
 }
 
-static bool pid_has_node_open(int procfd, const char *pid, mode_t type, dev_t rdev)
+static int any_lock(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data)
 {
-	char path[300];
-	int fdfd;
-	DIR *dir;
-	struct dirent *de;
-	bool found = false;
+	(void)dev;
+	(void)ino;
+	if (l->blocked || l->kind == DDLP_PLOCK_OTHER)
+		return 0;
+	*(bool *)data = true;
+	return 1;
+}
 
-	snprintf(path, sizeof(path), "%s/fd", pid);
-	fdfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fdfd < 0)
-		return false;
-	dir = fdopendir(fdfd);
-	if (!dir) {
-		close(fdfd);
-		return false;
-	}
-	while (!found && (de = readdir(dir))) {
-		struct stat st;
+static int opener_found(const struct ddlp_procscan_hit *hit, void *data)
+{
+	struct opener *o = data;
+	bool locked = false;
 
-		if (de->d_name[0] == '.')
-			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st, 0) < 0)
-			continue;
-		found = (st.st_mode & S_IFMT) == type && st.st_rdev == rdev;
-	}
-	closedir(dir);
-	return found;
+	if (hit->pid == o->exclude)
+		return 0;
+	if (!o->first)
+		o->first = hit->pid;
+	ddlp_procscan_locks(hit, any_lock, &locked);
+	if (!locked)
+		return 0;
+	o->locker = hit->pid;
+	return 1; /* found: the scan may stop */
 }
 
 pid_t ddlp_find_opener(mode_t type, dev_t rdev, pid_t exclude)
 {
-	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir;
-	struct dirent *de;
-	pid_t found = 0;
+	static const struct ddlp_procscan_ops ops = { opener_want, opener_found };
+	struct opener o = { type, rdev, exclude, 0, 0 };
+	unsigned unseen;
 
-	if (procfd < 0)
-		return 0;
-	dir = fdopendir(procfd);
-	if (!dir) {
-		close(procfd);
-		return 0;
-	}
-	while (!found && (de = readdir(dir))) {
-		pid_t pid;
-
-		if (!all_digits(de->d_name))
-			continue;
-		pid = (pid_t)atol(de->d_name);
-		if (pid == exclude)
-			continue;
-		if (pid_has_node_open(dirfd(dir), de->d_name, type, rdev))
-			found = pid;
-	}
-	closedir(dir);
-	return found;
+	/* a holder of a lock on the node first (its OFD lock shows no pid in
+	 * /proc/locks, but its fdinfo lists it), else the first opener (an
+	 * O_EXCL open shows nowhere) */
+	ddlp_procscan(&ops, &o, &unseen);
+	return o.locker ? o.locker : o.first;
 }
 
 int ddlp_pid_name(pid_t pid, char *buf, size_t size)

@@ -14,7 +14,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 packages="
 	build-essential autoconf automake libtool pkg-config
-	libudev-dev check
+	libudev-dev libsmartcols-dev check
 	python3 strace valgrind util-linux kmod
 	qemu-system-x86 busybox-static cpio udev xz-utils
 	xorriso cdrskin wodim sg3-utils cdrdao dvd+rw-tools libcdio-utils eject

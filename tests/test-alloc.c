@@ -328,8 +328,9 @@ struct op {
 	char got_id[128];
 	size_t got_nodes;
 	int unlock_r;
-	/* ddlp_drive_get_status(): what the unarmed run and the last run saw */
-	struct ddlp_status status, got_status;
+	/* ddlp_status_new() and ddlp_users_new(): what the unarmed run and the
+	 * last run saw (the state and holder count; the number of users) */
+	struct { enum ddlp_state state; unsigned holders; } status, got_status;
 };
 
 static int op_resolve(struct op *op)
@@ -382,8 +383,36 @@ static int op_lock_many(struct op *op)
 
 static int op_status(struct op *op)
 {
+	struct ddlp_status *st = NULL;
+	int r = ddlp_status_new(op->drive, 0, &st);
+
 	memset(&op->got_status, 0, sizeof(op->got_status));
-	return ddlp_drive_get_status(op->drive, &op->got_status);
+	if (r == 0) {
+		op->got_status.state = ddlp_status_get_state(st);
+		op->got_status.holders = ddlp_status_get_holder_count(st);
+		ddlp_status_free(st);
+	} else if (st) {
+		r = 1000;
+	}
+	return r;
+}
+
+/* The users of the drive, the caller included (it has the drive open);
+ * got_status.holders: how many, state: the first one's lock. */
+static int op_users(struct op *op)
+{
+	struct ddlp_users *us = NULL;
+	int r = ddlp_users_new(&op->drive, 1, 0, &us);
+
+	memset(&op->got_status, 0, sizeof(op->got_status));
+	if (r == 0) {
+		op->got_status.holders = (unsigned)ddlp_users_get_count(us, 0);
+		op->got_status.state = (enum ddlp_state)ddlp_user_get_lock(ddlp_users_get(us, 0, 0));
+		ddlp_users_free(us);
+	} else if (us) {
+		r = 1000;
+	}
+	return r;
 }
 
 static int op_list(struct op *op)
@@ -543,7 +572,7 @@ static void inject_all(struct op *op, bool sticky)
 			ck_assert_msg(strcmp(op->got_id, op->id) == 0 && op->got_nodes == op->nodes,
 			              "%s, allocation %ld failed: resolved to %s (%zu nodes), not %s (%zu)",
 			              op->name, n, op->got_id, op->got_nodes, op->id, op->nodes);
-		if (r == 0 && op->run == op_status)
+		if (r == 0 && (op->run == op_status || op->run == op_users))
 			ck_assert_msg(op->got_status.state == op->status.state &&
 			              op->got_status.holders == op->status.holders,
 			              "%s, allocation %ld failed%s: returned 0 with state %d and %u "
@@ -714,18 +743,23 @@ START_TEST(test_resolve_loop)
 	resolve_spec("resolve a mknod alias of a loop device", loops.alias);
 	ck_assert_int_eq(ddlp_drive_resolve(loops.l[0].dev, 0, &d), 0);
 	{
-		struct op op = { .name = "ddlp_drive_get_status of a free loop device",
+		struct op op = { .name = "ddlp_status_new of a free loop device",
 			         .run = op_status, .drive = d };
 
 		inject_both(&op);
 	}
 	{
-		struct op op = { .name = "ddlp_drive_get_status of a locked loop device",
+		struct op op = { .name = "ddlp_status_new of a locked loop device",
 			         .run = op_status, .drive = d };
+		struct op users = { .name = "ddlp_users_new of a locked loop device",
+			            .run = op_users, .drive = d };
 		struct ddlp_lock *l = NULL;
 
 		ck_assert_int_eq(ddlp_lock(loops.l[0].dev, DDLP_EXCLUSIVE, 0, DDLP_LOCK_NO_REPROBE, &l), 0);
 		inject_both(&op);
+		inject_both(&users);
+		ck_assert_int_eq(users.status.holders, 1);
+		ck_assert_int_eq(users.status.state, DDLP_USER_LOCK_DDLP);
 		ck_assert_int_eq(ddlp_unlock(l), 0);
 	}
 	ddlp_drive_free(d);

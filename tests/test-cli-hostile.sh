@@ -13,9 +13,12 @@
 # "ddlp-lock: ", gives the reason and names the spec (control characters
 # and bytes that are not UTF-8 shown as \xHH, names over 256 bytes
 # shortened: never a raw control character), and not run the command (no
-# MARKER).  The rows that name a drive must run it, with the same
-# descriptors as without ddlp-lock.  Most rows go through --resolve and
-# --status (text and JSON) too.  After every row nothing is locked: no
+# MARKER).  The rows that name a drive must run it, with -o with the same
+# descriptors as without ddlp-lock, and without -o with the lock's
+# descriptors on the drive's nodes besides.  Most rows go through --resolve and
+# --status (text and JSON) too: the failing rows with the same message
+# and code (and no entry in the JSON), the working rows with the name
+# shown as a message shows it (--raw: blanks as \x20, \x09).  After every row nothing is locked: no
 # /proc/locks entry on the drive's nodes, flock(1) -n on the loop device
 # works; at the end ddlp-lock -n on it works.
 #
@@ -140,6 +143,11 @@ done
 fdlist='cd /proc/self/fd && echo * >"$0"'
 sh -c "$fdlist" "$tmp/fds.base"
 sh -c "$fdlist" "$tmp/fds.base9" 9</dev/null
+# what the descriptors are open on, one line each, sorted (a pipe as
+# "pipe"): for the rows that run the command without -o, which then holds
+# the lock too
+# shellcheck disable=SC2016 # expanded by the command's sh
+fdtargets='for f in /proc/self/fd/*; do t=$(readlink "$f") && echo "${t%%:*}"; done | sort >"$0"'
 
 # --------------------------------------------------------------- the table
 # add NAME RC REASON SPEC [OPTION...]
@@ -400,17 +408,17 @@ nothing_locked() {
 	return 0
 }
 
-# jstatus NAME RC: the JSON of --json --status has one error entry with
-# exit code RC
+# jstatus NAME: the JSON of --json --status is an empty list of drives
+# (the one that could not be resolved is left out; the message and the
+# exit code say why)
 jstatus() {
 	if ! $have_python; then
 		return 0
 	fi
 	if ! python3 -c 'import json, sys
 d = json.load(sys.stdin)
-e = d["drives"]
-sys.exit(0 if len(e) == 1 and isinstance(e[0].get("error"), str) and e[0]["exit_code"] == int(sys.argv[1]) else 1)' "$2" <"$tmp/out" 2>/dev/null; then
-		fail "$1: --json --status: not one error entry with exit_code $2: $out"
+sys.exit(0 if d == {"drives": []} else 1)' <"$tmp/out" 2>/dev/null; then
+		fail "$1: --json --status: not an empty list of drives: $out"
 		return 1
 	fi
 	return 0
@@ -451,6 +459,10 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		show=$REPLY
 	fi
 	args=(-n)
+	# the rows that work: -o (the command gets exactly the descriptors it
+	# would get without ddlp-lock); the lock's descriptors are checked
+	# below without -o
+	[ "$want" -eq 0 ] && args+=(-o)
 	if [[ $o == *" opt="* ]]; then
 		a=${o#* opt=}
 		args+=("${a%% *}")
@@ -474,6 +486,9 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		continue
 	fi
 	if [ "$want" -eq 0 ]; then
+		# --raw shows a name as messages do, with blanks as \x20 and \x09
+		rawshow=${show// /\\x20}
+		rawshow=${rawshow//$'\t'/\\x09}
 		base=$tmp/fds.base
 		[[ $o == *" fd="* ]] && base=$tmp/fds.base9
 		if [ -s "$tmp/err" ]; then
@@ -485,16 +500,28 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 		else
 			nothing_locked "$name" && pass "$name: 0, the command ran"
 		fi
+		# without -o the command also has the lock's descriptors: on
+		# nodes of the drive, and nothing else more than with -o
+		rm -f "$tmp/m/fdt" "$tmp/m/fdto"
+		invoke "$o" -n -o -- "$spec" sh -c "$fdtargets" "$tmp/m/fdto"
+		invoke "$o" -n -- "$spec" sh -c "$fdtargets" "$tmp/m/fdt"
+		extra=$(comm -13 "$tmp/m/fdto" "$tmp/m/fdt" 2>/dev/null | paste -sd' ')
+		if [ "$rc" -ne 0 ] || [ -z "$extra" ] || [ -n "$(comm -23 "$tmp/m/fdto" "$tmp/m/fdt")" ]; then
+			fail "$name: without -o: exit $rc, lock descriptors: '$extra' $err"
+		elif [ -n "$(tr ' ' '\n' <<<"$extra" | grep -vxF -e "$dev" -e "$tmp/alias" -e "$part")" ]; then
+			fail "$name: without -o the command has descriptors on other files: $extra"
+		else
+			nothing_locked "$name (without -o)" && pass "$name: without -o the command held the lock ($extra)"
+		fi
 		# (the text output shows names as messages do: escaped)
-		invoke "$o" --resolve -- "$spec"
-		if [ "$rc" -eq 0 ] && [[ $out == *"id:"*"block:${dev#/dev/}"* ]] &&
-			[[ $out == "spec:            $show"$'\n'* ]] && ! has_control "$out"; then
+		invoke "$o" --resolve --raw --noheadings --output DEVICE,ID,PATH -- "$spec"
+		if [ "$rc" -eq 0 ] && [[ $out == "$rawshow block:${dev#/dev/} $dev"* ]] && ! has_control "$out"; then
 			pass "$name: --resolve"
 		else
 			fail "$name: --resolve: exit $rc: $(printf '%q' "$out") $err"
 		fi
-		invoke "$o" --status -- "$spec"
-		if [ "$rc" -eq 0 ] && [ "$out" = "$show: free" ]; then
+		invoke "$o" --status --raw --noheadings --output DEVICE,STATE -- "$spec"
+		if [ "$rc" -eq 0 ] && [ "$out" = "$rawshow free" ]; then
 			pass "$name: --status"
 		else
 			fail "$name: --status: exit $rc: $(printf '%q' "$out") $err"
@@ -528,8 +555,8 @@ for ((r = 0; r < ${#names[@]}; r++)); do
 	invoke "$o" --json --status -- "$spec"
 	if [ "$rc" -ne "$want" ]; then
 		fail "$name: --json --status: exit $rc, expected $want"
-	elif jstatus "$name" "$want" && message "$name: --json --status" "$reason" "$show"; then
-		pass "$name: --json --status: $rc, an error entry"
+	elif jstatus "$name" && message "$name: --json --status" "$reason" "$show"; then
+		pass "$name: --json --status: $rc, no entry"
 	fi
 done
 stop_holder

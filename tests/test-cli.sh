@@ -109,7 +109,8 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 
 # jcheck NAME PYTHON-EXPRESSION: $out parses as JSON (d) and the
-# expression is true
+# expression is true; nn(LIST) is LIST without nulls (libsmartcols writes
+# an empty list as [null], as lsblk does)
 jcheck() {
 	local name=$1 expr=$2
 	if ! $have_python; then
@@ -119,6 +120,7 @@ jcheck() {
 	if printf '%s\n' "$out" | python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; then
 		if printf '%s\n' "$out" | python3 -c "import json,sys
 d = json.load(sys.stdin)
+def nn(a): return [x for x in a if x is not None]
 sys.exit(0 if ($expr) else 1)" 2>"$tmp/pyerr"; then
 			pass "$name"
 		else
@@ -243,13 +245,68 @@ expect "missing command: 127" 127 "$dev1" "$tmp/no-such-command"
 run "$dev1" no-such-command-in-path-xyz
 expect "command not in PATH: 127" 127 "no-such-command-in-path-xyz"
 
-# --------------------------------------------- the child inherits no lock fd
+# ------------------------------------- the command holds the lock (unless -o)
 run "$dev1" -s "$dev2" -- ls -l /proc/self/fd
-if [ "$rc" -eq 0 ] && [[ $out != *"$dev1"* && $out != *"$dev2"* ]] && [[ $out == *"->"* ]]; then
-	pass "the command inherits no descriptor of the locked drives"
+if [ "$rc" -eq 0 ] && [[ $out == *"-> $dev1"* && $out == *"-> $dev2"* ]]; then
+	pass "the command inherits the lock's descriptors (as with flock(1))"
 else
 	fail "the command's descriptors (rc $rc): $out"
 fi
+run -o "$dev1" -s "$dev2" -- ls -l /proc/self/fd
+if [ "$rc" -eq 0 ] && [[ $out != *"$dev1"* && $out != *"$dev2"* ]] && [[ $out == *"->"* ]]; then
+	pass "-o: the command inherits no descriptor of the locked drives"
+else
+	fail "-o: the command's descriptors (rc $rc): $out"
+fi
+# (with the POSIX backend the record locks stay with ddlp-lock: the
+# command holds the claim and the flock)
+cmdlock=exclusive
+[ "${DDLP_LOCK_BACKEND:-}" = posix ] && cmdlock=flock-exclusive
+run "$dev1" sh -c "'$tool' --json --output USERS --status '$dev1'"
+jcheck "the command is listed as holding the lock ($cmdlock) with ddlp-lock" \
+	"any(u.startswith('sh[') and ' $cmdlock $dev1' in u for u in d['drives'][0]['users']) and any(u.startswith('ddlp-lock[') and ' exclusive $dev1' in u for u in d['drives'][0]['users'])"
+
+# kill -9 of ddlp-lock: the command keeps the drive exclusive until it ends;
+# with -o the drive is free at once.  (The command is sh; it ends when
+# $tmp/k9.release exists.)
+test_kill9() {
+	local label=$1 opt=$2 kpid cpid i
+	rm -f "$tmp/k9.ready" "$tmp/k9.release"
+	"$tool" $opt "$dev1" sh -c "echo \$\$ >'$tmp/k9.ready'; while [ ! -e '$tmp/k9.release' ]; do sleep 0.05; done" &
+	kpid=$!
+	bg_pids+=("$kpid")
+	if ! wait_file "$tmp/k9.ready"; then
+		fail "$label: the command did not start"
+		return
+	fi
+	cpid=$(cat "$tmp/k9.ready")
+	bg_pids+=("$cpid")
+	kill -9 "$kpid"
+	wait "$kpid" 2>/dev/null
+	if [ -z "$opt" ]; then
+		run -n "$dev1" true
+		expect "$label: the drive stays locked while the command runs" 1 "busy"
+		run -n -s "$dev1" true
+		expect "$label: ... for shared requests too" 1 "busy"
+		if flock -n "$dev1" true; then
+			fail "$label: flock(1) -n got the drive while the command runs"
+		else
+			pass "$label: flock(1) -n is refused too"
+		fi
+	else
+		run -n "$dev1" true
+		expect "$label: -o: the drive is free at once" 0
+	fi
+	touch "$tmp/k9.release"
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$cpid" 2>/dev/null || break
+		sleep 0.05
+	done
+	run -n "$dev1" true
+	expect "$label: free once the command has ended" 0
+}
+test_kill9 "kill -9 of ddlp-lock" ""
+test_kill9 "kill -9 of ddlp-lock -o" "-o"
 
 # ------------------------------------------------------ conflicts, -n, -E, -w
 if hold x1 "$dev1"; then
@@ -273,14 +330,17 @@ if hold x1 "$dev1"; then
 	run -s -n "$dev1" true
 	expect "shared against exclusive: conflict" 1 "busy"
 	run --status "$dev1"
-	if [ "$rc" -eq 0 ] && [[ $out == *"$dev1: exclusive, held by ddlp-lock (pid $hpid)"* ]]; then
+	if [ "$rc" -eq 0 ] && [[ $out == *"$dev1"*exclusive*ddlp-lock*"$hpid"* ]]; then
 		pass "--status shows the exclusive holder"
 	else
 		fail "--status of a held drive (rc $rc): $out"
 	fi
 	run --json --status "$dev1"
 	jcheck "--status --json of a held drive" \
-		"d['drives'][0]['state'] == 'exclusive' and d['drives'][0]['holder_pid'] == $hpid and d['drives'][0]['holder_name'] == 'ddlp-lock' and d['drives'][0]['holders'] == 1 and any(o['pid'] == $hpid for o in d['drives'][0]['open_by'])"
+		"d['drives'][0]['state'] == 'exclusive' and d['drives'][0]['holder-pid'] == $hpid and d['drives'][0]['holder'] == 'ddlp-lock' and d['drives'][0]['holders'] == 1 and nn(d['drives'][0]['unlocked']) == []"
+	run --json --status --output DEVICE,USERS "$dev1"
+	jcheck "--status --json: the holder among the users, with its lock and node" \
+		"any(u.startswith('ddlp-lock[$hpid] exclusive $dev1') for u in d['drives'][0]['users'])"
 	release x1 "$hpid"
 	if [ "$hrc" -eq 0 ]; then pass "holder exits 0"; else fail "holder exit $hrc"; fi
 fi
@@ -295,12 +355,9 @@ bg_pids+=("$fpid")
 if wait_file "$tmp/fl.ready"; then
 	run -n "$dev1" true
 	expect "a flock(1) holder: conflict, named" 1 "$dev1: busy: $dev1 held by flock (pid $fpid)"
-	run --status "$dev1"
-	if [[ $out == *"exclusive, held by flock (pid $fpid)"* ]]; then
-		pass "--status names the flock(1) holder"
-	else
-		fail "--status with a flock(1) holder: $out"
-	fi
+	run --json --status "$dev1"
+	jcheck "--status names the flock(1) holder" \
+		"d['drives'][0]['state'] == 'exclusive' and d['drives'][0]['holder'] == 'flock' and d['drives'][0]['holder-pid'] == $fpid"
 else
 	fail "flock(1) holder did not start"
 fi
@@ -338,10 +395,10 @@ if hold s1 -s "$dev1"; then
 	expect "shared and shared coexist" 0
 	run -n "$dev1" true
 	expect "exclusive against shared: conflict" 1 "busy" "$dev1"
-	run --status "$dev1"
-	if [[ $out == *"$dev1: shared (1 holder)"* ]]; then pass "--status shows one shared holder"; else fail "--status shared: $out"; fi
+	run --noheadings --output STATE,HOLDERS --status "$dev1"
+	if [[ $out =~ ^shared\ +1$ ]]; then pass "--status shows one shared holder"; else fail "--status shared: $out"; fi
 	run --json --status "$dev1"
-	jcheck "--status --json of a shared drive" "d['drives'][0]['state'] == 'shared' and d['drives'][0]['holders'] == 1"
+	jcheck "--status --json of a shared drive" "d['drives'][0]['state'] == 'shared' and d['drives'][0]['holders'] == 1 and d['drives'][0]['holder-pid'] == $spid"
 	release s1 "$spid"
 fi
 
@@ -396,6 +453,59 @@ test_sighup() {
 	if [ "$grc" -eq 129 ]; then pass "SIGHUP forwarded; the command died of it: 128+1"; else fail "SIGHUP: exit $grc"; fi
 }
 
+# A signal while ddlp-lock waits for a busy drive (queued: an exclusive
+# waiter holds a ticket in the drive's queue file, its sysfs uevent file)
+# ends it at once by that signal, with nothing held or queued and the
+# command not run.  SIGINT is given back its default action first (a
+# background job of a non-interactive shell starts with it ignored).
+qfile=$(readlink -f "/sys/class/block/${dev1#/dev/}")/uevent
+qkey=$(stat -c '%d %i' "$qfile" | { read -r d i; printf '%02x:%02x:%s' $((d >> 8)) $((d & 255)) "$i"; })
+test_wait_signal() {
+	local sig=$1 want=$2 hpid wpid wrc i queued=0
+	hold ws "$dev1" || return
+	hpid=$holder
+	rm -f "$tmp/ws.ran"
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$tool" -w 60 "$dev1" touch "$tmp/ws.ran" 2>"$tmp/ws.err" &
+	wpid=$!
+	bg_pids+=("$wpid")
+	for ((i = 0; i < 600; i++)); do
+		if grep -qs "lock:.*OFDLCK.* $qkey " /proc/"$wpid"/fdinfo/*; then
+			queued=1
+			break
+		fi
+		sleep 0.05
+	done
+	if [ "$queued" = 1 ]; then
+		pass "-w: the exclusive waiter is queued (a ticket in $qfile)"
+	else
+		fail "-w: no ticket of the waiter in $qfile"
+	fi
+	kill -"$sig" "$wpid"
+	wait "$wpid"
+	wrc=$?
+	if [ "$wrc" -eq "$want" ] && [ ! -e "$tmp/ws.ran" ]; then
+		pass "SIG$sig while waiting: ends it by the signal ($wrc), the command not run"
+	else
+		fail "SIG$sig while waiting: exit $wrc, expected $want (ran: $([ -e "$tmp/ws.ran" ] && echo yes || echo no); $(cat "$tmp/ws.err"))"
+	fi
+	if grep -q " $qkey " /proc/locks; then
+		fail "SIG$sig while waiting: a lock left in the queue file: $(grep " $qkey " /proc/locks)"
+	else
+		pass "SIG$sig while waiting: nothing left in the queue"
+	fi
+	release ws "$hpid"
+	run -n "$dev1" true
+	expect "SIG$sig while waiting: the drive is free afterwards" 0
+}
+if $have_python; then
+	test_wait_signal INT 130
+	test_wait_signal TERM 143
+else
+	skip "a signal while waiting: no python3"
+fi
+
 if ignored 15; then skip "SIGTERM forwarding: SIGTERM is ignored here"; else test_sigterm; fi
 if ignored 1; then skip "SIGHUP forwarding: SIGHUP is ignored here (nohup)"; else test_sighup; fi
 
@@ -444,56 +554,7 @@ else
 	skip "progress line: no script(1)"
 fi
 
-# ---------------------------------------------------------------- --resolve
-run --resolve "$dev1"
-if [ "$rc" -eq 0 ] && [[ $out == *"id:"*"block:${dev1#/dev/}"* && $out == *"$dev1"*block*"$maj:$min"* ]]; then
-	pass "--resolve text"
-else
-	fail "--resolve text (rc $rc): $out"
-fi
-run --json --resolve "$dev1"
-jcheck "--resolve --json: keys and values" \
-	"set(d) == {'spec','id','persistent_name','syspath','nodes'} and d['id'] == 'block:${dev1#/dev/}' and d['spec'] == '$dev1' and d['syspath'].startswith('/sys/') and len(d['nodes']) == 1 and set(d['nodes'][0]) == {'path','kind','major','minor','excl','named','alias'} and d['nodes'][0]['path'] == '$dev1' and d['nodes'][0]['kind'] == 'block' and d['nodes'][0]['major'] == $maj and d['nodes'][0]['minor'] == $min and d['nodes'][0]['excl'] == 'claim' and d['nodes'][0]['named'] is True and d['nodes'][0]['alias'] is False"
-run --json --resolve "$tmp/alias600"
-jcheck "--resolve --json of a mknod alias: canonical node first, then the alias" \
-	"[n['path'] for n in d['nodes']] == ['$dev1', '$tmp/alias600'] and d['nodes'][1]['alias'] is True and d['nodes'][1]['named'] is True and d['nodes'][0]['named'] is False"
-# a name that needs escaping in JSON
-ln -s "$dev1" "$tmp/we\"ird\\name"
-run --json --resolve "$tmp/we\"ird\\name"
-jcheck "--resolve --json escapes the spec" "d['spec'] == r'''$tmp/we\"ird\\name'''"
-
-# ------------------------------------------------------------------ --status
-run --status "$dev1" "$dev2"
-if [ "$rc" -eq 0 ] && [[ $out == *"$dev1: free"* && $out == *"$dev2: free"* ]]; then
-	pass "--status of two free drives"
-else
-	fail "--status free (rc $rc): $out"
-fi
-run --json --status "$dev1" "$tmp/nonexistent"
-if [ "$rc" -eq 66 ]; then pass "--status with one missing device: 66"; else fail "--status with a missing device: rc $rc"; fi
-jcheck "--status --json keys, with an error entry" \
-	"len(d['drives']) == 2 and {'spec','id','persistent_name','syspath','nodes','state','holders','holder_pid','holder_name','open_by'} <= set(d['drives'][0]) and d['drives'][0]['state'] == 'free' and d['drives'][0]['holder_pid'] is None and d['drives'][1]['spec'] == '$tmp/nonexistent' and 'error' in d['drives'][1] and d['drives'][1]['exit_code'] == 66"
-
-# -------------------------------------------------------------------- --list
-optical=0
-for t in /sys/bus/scsi/devices/*/type; do
-	[ -e "$t" ] || continue
-	[ "$(cat "$t" 2>/dev/null)" = 5 ] && optical=$((optical + 1))
-done
-run --list
-if [ "$optical" -eq 0 ]; then
-	if [ "$rc" -eq 0 ] && [ -z "$out" ]; then pass "--list with no optical drive: nothing, exit 0"; else fail "--list (rc $rc): $out"; fi
-else
-	if [ "$rc" -eq 0 ] && [ -n "$out" ]; then pass "--list with $optical optical drive(s)"; else fail "--list (rc $rc): $out"; fi
-fi
-run --json --list
-if [ "$rc" -eq 0 ]; then pass "--list --json: exit 0"; else fail "--list --json: rc $rc"; fi
-if [ "$optical" -eq 0 ]; then
-	jcheck "--list --json with no optical drive: an empty list" "d == {'drives': []}"
-else
-	jcheck "--list --json: one entry per drive, with its keys" \
-		"len(d['drives']) == $optical and all({'id','nodes','state','holders','holder_pid','open_by'} <= set(x) for x in d['drives'])"
-fi
+. "$(dirname "$0")/cli-listing.sh"
 
 echo "$npass passed, $nfail failed"
 [ "$nfail" -eq 0 ]

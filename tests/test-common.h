@@ -31,6 +31,7 @@ Suite *suite_stress(bool posix);
 Suite *suite_hostile(void);
 Suite *suite_fault(bool posix);
 Suite *suite_status(bool posix);
+Suite *suite_users(bool posix);
 Suite *suite_alloc(void);
 Suite *suite_wait(void);
 Suite *suite_attempt(bool posix);

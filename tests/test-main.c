@@ -91,6 +91,8 @@ static const struct suite_def suites[] = {
 	{ "attempt-posix", NULL, suite_attempt, true, true },
 	{ "status", NULL, suite_status, false, true },
 	{ "status-posix", NULL, suite_status, true, true },
+	{ "users", NULL, suite_users, false, true },
+	{ "users-posix", NULL, suite_users, true, true },
 	{ "fault", NULL, suite_fault, false, true },
 	{ "fault-posix", NULL, suite_fault, true, true },
 	{ "stress", NULL, suite_stress, false, true },

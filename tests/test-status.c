@@ -1,5 +1,5 @@
 /*
- * Host tests (root): ddlp_drive_get_status() in both backends ("status"
+ * Host tests (root): ddlp_status_new() in both backends ("status"
  * and "status-posix"): free, shared with its holders counted, exclusive
  * with the holder named, a foreign flock holder named, through aliases;
  * it opens nothing that stays open.
@@ -35,16 +35,32 @@ static void release_and_wait(struct proc *p)
 	ck_assert_int_eq(proc_wait(p), 0);
 }
 
-static void get_status(const char *spec, struct ddlp_status *s)
+/* What ddlp_status_new() says about the drive of spec. */
+struct st {
+	enum ddlp_state state;
+	unsigned holders;
+	pid_t holder_pid;
+	char holder_name[64];
+};
+
+static void get_status(const char *spec, struct st *s)
 {
 	struct ddlp_drive *d;
+	struct ddlp_status *status = (struct ddlp_status *)1;
+	const char *name;
 	int fds;
 
 	ck_assert_int_eq(ddlp_drive_resolve(spec, 0, &d), 0);
 	fds = count_open_fds();
-	memset(s, 0x55, sizeof(*s));
-	ck_assert_int_eq(ddlp_drive_get_status(d, s), 0);
+	ck_assert_int_eq(ddlp_status_new(d, 0, &status), 0);
 	ck_assert_int_eq(count_open_fds(), fds);
+	s->state = ddlp_status_get_state(status);
+	s->holders = ddlp_status_get_holder_count(status);
+	s->holder_pid = ddlp_status_get_holder_pid(status);
+	name = ddlp_status_get_holder_name(status);
+	ck_assert(name == NULL || *name);
+	snprintf(s->holder_name, sizeof(s->holder_name), "%s", name ? name : "");
+	ddlp_status_free(status);
 	ddlp_drive_free(d);
 }
 
@@ -63,7 +79,7 @@ static void comm_of(pid_t pid, char *buf, size_t size)
 
 START_TEST(test_free)
 {
-	struct ddlp_status s;
+	struct st s;
 
 	get_status(D0->loop.dev, &s);
 	ck_assert_int_eq(s.state, DDLP_STATE_FREE);
@@ -72,13 +88,26 @@ START_TEST(test_free)
 	ck_assert_str_eq(s.holder_name, "");
 	get_status(D0->alias, &s);
 	ck_assert_int_eq(s.state, DDLP_STATE_FREE);
-	ck_assert_int_eq(ddlp_drive_get_status(NULL, &s), -EINVAL);
+	{
+		struct ddlp_status *st = (struct ddlp_status *)1;
+		struct ddlp_drive *d;
+
+		ck_assert_int_eq(ddlp_status_new(NULL, 0, &st), -EINVAL);
+		ck_assert_ptr_null(st);
+		ck_assert_int_eq(ddlp_drive_resolve(D0->loop.dev, 0, &d), 0);
+		ck_assert_int_eq(ddlp_status_new(d, 0, NULL), -EINVAL);
+		ck_assert_int_eq(ddlp_status_new(d, 1, &st), -EINVAL);
+		ddlp_drive_free(d);
+		ddlp_status_free(NULL);
+		ck_assert_int_eq(ddlp_status_get_state(NULL), DDLP_STATE_FREE);
+		ck_assert_ptr_null(ddlp_status_get_holder_name(NULL));
+	}
 }
 END_TEST
 
 START_TEST(test_shared_two_holders)
 {
-	struct ddlp_status s;
+	struct st s;
 	struct proc a = hold(D0->loop.dev, DDLP_SHARED);
 	struct proc b;
 	struct ddlp_lock *l;
@@ -111,7 +140,7 @@ END_TEST
 
 START_TEST(test_exclusive)
 {
-	struct ddlp_status s;
+	struct st s;
 	char comm[32];
 
 	for (int via_alias = 0; via_alias < 2; via_alias++) {
@@ -137,7 +166,7 @@ END_TEST
 START_TEST(test_foreign_flock)
 {
 	struct raw_req q = { D0->loop.dev, O_RDONLY, LOCK_EX, 0, 0, -1 };
-	struct ddlp_status s;
+	struct st s;
 	struct proc p;
 	char comm[32];
 	int res = -1;

@@ -4,7 +4,7 @@
  * Every input is run through
  *   - ddlp_spec_classify() and ddlp_drive_resolve() (and, when resolution
  *     succeeds, every ddlp_drive_* / ddlp_node_* accessor and
- *     ddlp_drive_get_status(), then ddlp_drive_free()), on the input up to
+ *     ddlp_status_new(), then ddlp_drive_free()), on the input up to
  *     its first NUL and on the part after that NUL;
  *   - the /proc/locks line parser and the sysfs uevent parser, which are
  *     static in lib/proclocks.c and lib/identity.c: this file includes those
@@ -34,7 +34,8 @@
 
 #include "ddlp-private.h"
 
-/* the two static parsers: parse_line() and parse_uevent() */
+/* the /proc/locks parser ddlp_proclocks_parse_line() and the static
+ * parse_uevent() */
 #include "proclocks.c"
 #include "identity.c"
 
@@ -108,7 +109,7 @@ static void check_drive(const char *spec, const struct ddlp_drive *d)
 	const char *id = ddlp_drive_get_id(d);
 	const char *syspath = ddlp_drive_get_syspath(d);
 	const char *pers = ddlp_drive_get_persistent_name(d);
-	struct ddlp_status st;
+	struct ddlp_status *st = NULL;
 
 	CHECK(ddlp_drive_get_spec(d) && strcmp(ddlp_drive_get_spec(d), spec) == 0);
 	CHECK(id && (strncmp(id, "scsi:", 5) == 0 || strncmp(id, "block:", 6) == 0));
@@ -134,9 +135,10 @@ static void check_drive(const char *spec, const struct ddlp_drive *d)
 	CHECK(named <= 1);
 	CHECK(ddlp_drive_get_node(d, n) == NULL);
 	/* /proc/locks only: no device node is opened */
-	CHECK(ddlp_drive_get_status(d, &st) == 0);
-	CHECK(st.state <= DDLP_STATE_EXCLUSIVE);
-	CHECK(memchr(st.holder_name, '\0', sizeof(st.holder_name)) != NULL);
+	CHECK(ddlp_status_new(d, 0, &st) == 0);
+	CHECK(ddlp_status_get_state(st) <= DDLP_STATE_EXCLUSIVE);
+	CHECK(!ddlp_status_get_holder_name(st) || *ddlp_status_get_holder_name(st));
+	ddlp_status_free(st);
 }
 
 static void fuzz_resolve(const char *spec)
@@ -186,7 +188,7 @@ static void fuzz_proclocks(const char *text, size_t size)
 
 		if (!one)
 			break;
-		if (parse_line(one, &l, &dev, &ino) == 0)
+		if (ddlp_proclocks_parse_line(one, &l, &dev, &ino) == 0)
 			CHECK(l.kind >= DDLP_PLOCK_POSIX && l.kind <= DDLP_PLOCK_OTHER);
 		free(one);
 	}

@@ -6,9 +6,10 @@
 #   drives   2 qemu CD drives, udevd, sg: identity, locking (default and
 #            posix backend), udev, interop (writes the observed table),
 #            guard (ddlp-guard with the real programs, both backends;
-#            writes its table), stress (both backends)
+#            writes its table), stress (both backends), privilege, users
+#            of a drive
 #   many     64 scsi_debug drives: identity of many drives, lock_many over
-#            all of them, hot unplug
+#            all of them, ddlp-lock --list in one /proc scan, hot unplug
 #   bare     2 qemu CD drives, udevd stopped, sg module absent: identity and
 #            locking
 #

@@ -3,7 +3,8 @@
 # its H:C:T:L resolve to that drive's own identity and node list (derived
 # here from sysfs), all identities differ, a resolution touches no other
 # drive's files (no enumeration, strace), and ddlp_lock_many() over every
-# drive is all or nothing.
+# drive is all or nothing; ddlp-lock --list of every drive makes one scan
+# of /proc, and names a process that has them all open.
 #
 #   many.sh        (in a VM booted with --scsi-debug K)
 . "$(dirname "$0")/lib.sh"
@@ -120,5 +121,53 @@ fi
 try_lock --no-reprobe "${req[@]}"
 nids=$(field "$TRY_LINE" ids | tr ',' '\n' | grep -c .)
 check "many: ddlp_lock_many takes all $n drives at once when free ($nids drives; ${TRY_LINE:0:80}...)" test "$nids" = "$n"
+
+# ddlp-lock --list of every drive: one scan of /proc answers for all of
+# them (ddlp_users_new()), so /proc is opened once and each process's fd
+# directory once, not once per drive.  One process has every drive open
+# (by its sg node): --list names it as an unlocked user of each.
+TOOL=$VMSUITE_BUILDDIR/src/ddlp-lock
+if [ -x "$VMSUITE_BUILDDIR/src/.libs/ddlp-lock" ] && [ -d "$VMSUITE_BUILDDIR/lib/.libs" ]; then
+	TOOL=$VMSUITE_BUILDDIR/src/.libs/ddlp-lock # not libtool's wrapper script
+	export LD_LIBRARY_PATH=$VMSUITE_BUILDDIR/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+if command -v strace >/dev/null && command -v python3 >/dev/null; then
+	sgs=()
+	for sr in "${drives[@]}"; do _sg "$sr" && sgs+=("/dev/$REPLY"); done
+	if hold opall python3 -c 'import os, sys
+fds = [os.open(p, os.O_RDONLY | os.O_NONBLOCK) for p in sys.argv[1:]]
+print("OPEN", flush=True)
+sys.stdin.read()' "${sgs[@]}"; then
+		opid=${hold_pid[opall]}
+		nproc=$(ls /proc | grep -c '^[0-9]*$')
+		strace -f -qq -o "$W/list.st" -e trace=openat "$TOOL" -J --list --output ID,UNLOCKED >"$W/list.json" 2>"$W/list.err"
+		rc=$?
+		procs=$(grep -c 'openat(AT_FDCWD, "/proc", ' "$W/list.st")
+		fddirs=$(grep -cE 'openat\([0-9]+, "[0-9]+/fd", ' "$W/list.st")
+		check "many: ddlp-lock --list of $n drives opens /proc once (opened $procs times; exit $rc)" test "$rc" = 0 -a "$procs" = 1
+		# (processes, kernel threads among them, come and go meanwhile:
+		# fewer than twice as many as counted, where a scan per drive
+		# would be $n times as many)
+		check "many: ... and each process's fd directory once ($fddirs for about $nproc processes, not $n times as many)" \
+			test "$fddirs" -gt 0 -a "$fddirs" -lt $((nproc * 2))
+		if python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))["drives"]
+sys.exit(0 if len(d) == int(sys.argv[2]) and all(x["unlocked"] == ["python3[" + sys.argv[3] + "]"] for x in d) else 1)' "$W/list.json" "$n" "$opid"; then
+			pass "many: --list names the one process that has all $n drives open, for each drive"
+		else
+			fail "many: --list names the opener of all $n drives ($(head -c 400 "$W/list.json") $(head -c 200 "$W/list.err"))"
+		fi
+		strace -f -qq -c -o "$W/list.c" "$TOOL" --list >/dev/null 2>&1
+		note "strace -c of ddlp-lock --list ($n drives, $nproc processes): $(grep total "$W/list.c" | tr -s ' ')"
+		t0=$(date +%s%N)
+		"$TOOL" --list >/dev/null 2>&1
+		note "ddlp-lock --list of $n drives: $((($(date +%s%N) - t0) / 1000000)) ms"
+	else
+		fail "many: a process that opens all $n sg nodes ($HOLD_LINE)"
+	fi
+	release opall
+else
+	skip "many: --list makes one /proc scan: no strace or python3"
+fi
 
 suite_end

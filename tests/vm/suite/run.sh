@@ -9,7 +9,7 @@
 #            posix backend), quiet waiting and the queue (both
 #            backends), udev, interop, guard (ddlp-guard with the
 #            real programs, both backends), stress (both backends),
-#            privilege (an unprivileged user of the cdrom group)
+#            privilege (an unprivileged user of the cdrom group), users
 #   many     --scsi-debug 64:               many, unplug
 #   bare     --no-udev --no-sg:             identity, locking
 #
@@ -74,6 +74,7 @@ drives)
 	run 300 guard-posix DDLP_LOCK_BACKEND=posix "$here/guard.sh"
 	run 250 stress "$here/stress.sh"
 	run 120 privilege "$here/privilege.sh"
+	run 200 users "$here/users.sh"
 	;;
 many)
 	run 240 many "$here/many.sh"
