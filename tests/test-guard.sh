@@ -125,9 +125,8 @@ val() { R=${R#OK }; }
 
 # state DEVICE: "free", "shared" or "exclusive" (ddlp-lock --status: no open)
 state() {
-	S=$("$tool" --status "$1" 2>&1)
-	S=${S#"$1": }
-	S=${S%%[ ,;]*}
+	S=$("$tool" --status --noheadings --output STATE "$1" 2>&1)
+	S=${S%%[[:space:]]*}
 }
 check_state() { # NAME DEVICE WANT
 	state "$2"
@@ -463,9 +462,9 @@ probe_end c
 # =========================================================================
 # Programs that lock on their own, and a nested guard
 # =========================================================================
-"$guard" -d "$L" "$tool" -x "$L" sh -c "\"$tool\" --status $L" >"$tmp/out" 2>"$tmp/err"
+"$guard" -d "$L" "$tool" -x "$L" sh -c "\"$tool\" --status --noheadings --output STATE,HOLDER $L" >"$tmp/out" 2>"$tmp/err"
 rc=$?
-if [ "$rc" = 0 ] && grep -q "exclusive, held by" "$tmp/out"; then
+if [ "$rc" = 0 ] && grep -q "^exclusive *ddlp-lock" "$tmp/out"; then
 	pass "ddlp-lock (libddlp) under the guard locks as without it"
 else
 	fail "ddlp-lock (libddlp) under the guard locks as without it (exit $rc: $(cat "$tmp/out" "$tmp/err"))"

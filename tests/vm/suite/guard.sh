@@ -391,9 +391,8 @@ probe_end() {
 }
 state_is() { # WHAT WANT: the drive's state (ddlp-lock --status: no open)
 	local s
-	s=$("$VMSUITE_BUILDDIR/src/ddlp-lock" --status "/dev/$A" 2>&1)
-	s=${s#"/dev/$A: "}
-	s=${s%%[ ,;]*}
+	s=$("$VMSUITE_BUILDDIR/src/ddlp-lock" --status --noheadings --output STATE "/dev/$A" 2>&1)
+	s=${s%%[[:space:]]*}
 	if [ "$s" = "$2" ]; then pass "guard: probe: $1 ($2)"; else fail "guard: probe: $1 ($s, expected $2)"; fi
 }
 answer_is() { # WHAT WANT
