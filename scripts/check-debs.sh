@@ -63,12 +63,13 @@ check libddlp-dev \
 	"usr/include/ddlp\.h" "$ma/pkgconfig/libddlp\.pc" "$ma/libddlp\.so" "$ma/libddlp\.a" \
 	"usr/share/man/man3/libddlp\.3\.gz" "usr/share/man/man3/ddlp_lock\.3\.gz"
 
-# ddlp-guard: add its binary, its preload library and its man page to the
-# pattern and to the required files when it is packaged
+# the tools: ddlp-lock, and ddlp-guard with its preload library (private,
+# in the package's own directory below the library directory)
 check ddlp-lock \
-	"usr/bin/ddlp-lock|usr/share/man/man1/ddlp-lock\.1\.gz|usr/share/bash-completion/completions/ddlp-lock|$(echo "$doc" | sed 's/PKG/ddlp-lock/g')" \
+	"usr/bin/ddlp-(lock|guard)|usr/share/man/man1/ddlp-(lock|guard)\.1\.gz|usr/share/bash-completion/completions/ddlp-lock|$ma/libddlp/libddlp-guard\.so|$(echo "$doc" | sed 's/PKG/ddlp-lock/g')" \
 	"usr/bin/ddlp-lock" "usr/share/man/man1/ddlp-lock\.1\.gz" \
-	"usr/share/bash-completion/completions/ddlp-lock"
+	"usr/share/bash-completion/completions/ddlp-lock" \
+	"usr/bin/ddlp-guard" "usr/share/man/man1/ddlp-guard\.1\.gz" "$ma/libddlp/libddlp-guard\.so"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
