@@ -31,12 +31,15 @@
 #define KNOWN_FLAGS (DDLP_LOCK_NO_REPROBE | DDLP_LOCK_INHERIT | DDLP_LOCK_PARTIAL | \
                      DDLP_LOCK_INTERRUPTIBLE)
 #define MAX_DRIVES 64
+/* at most this many steps in a row without a sleep (doc/ddlp.txt, 6c) */
+#define MAX_AGAIN 8
 
 struct ddlp_attempt {
 	struct ddlp_lock *lock;     /* being taken (in the registry); NULL once handed out */
 	bool wait;                  /* may wait: keeps descriptors, takes a ticket */
 	struct ddlp_waiter *w;      /* made at the first refusal of one that may wait */
 	bool again;                 /* try again at once (first try, a new watch) */
+	int again_run;              /* steps in a row that asked that */
 };
 
 void ddlp_lock_handle_free(struct ddlp_lock *lock)
@@ -352,8 +355,11 @@ int ddlp_attempt_step(struct ddlp_attempt *a, struct ddlp_lock **out)
 	/* a new watch: look again at once, in case the holder let go before
 	 * it was in place (the refusal moves only when somebody else's state
 	 * changed, so this does not loop by itself: doc/ddlp.txt, 6c) */
-	if (watch[0] && ddlp_waiter_watch_refusal(a->w, watch) > 0)
+	if (watch[0] && ddlp_waiter_watch_refusal(a->w, watch) > 0 &&
+	    a->again_run < MAX_AGAIN)
 		a->again = true;
+	/* a bound all the same: a run of moving refusals sleeps after it */
+	a->again_run = a->again ? a->again_run + 1 : 0;
 	ddlp_waiter_arm(a->w);
 	return -EBUSY;
 }

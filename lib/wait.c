@@ -95,19 +95,20 @@ int ddlp_waiter_watch_refusal(struct ddlp_waiter *w, const char *path)
 	w->wd = -1;
 	free(w->path);
 	w->path = NULL;
-	if (w->fd < 0)
-		return 1;
 	copy = strdup(path);
 	if (!copy)
 		return 1; /* unwatched: the fallback interval still wakes us */
+	/* remembered even when it cannot be watched: the same refusal again
+	 * is no new watch (else the caller would try again at once for ever) */
+	w->path = copy;
+	if (w->fd < 0)
+		return 1;
 	wd = inotify_add_watch(w->fd, path, WAKE_MASK);
 	if (wd < 0) {
 		dbg("inotify_add_watch %s: %s", path, strerror(errno));
-		free(copy);
 		return 1;
 	}
 	w->wd = wd;
-	w->path = copy;
 	return 1;
 }
 
