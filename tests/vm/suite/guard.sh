@@ -59,27 +59,14 @@ sgalias=
 [ -n "$sgA" ] && sgalias=$(make_alias "/dev/$sgA")
 nodes=" /dev/$A ${sgA:+/dev/$sgA} ${bsgA:+/dev/$bsgA} $alias "
 
-# ---- SCSI commands that reach the drive (tracefs) -------------------------
-T=/sys/kernel/tracing
-mountpoint -q "$T" 2>/dev/null || mount -t tracefs nodev "$T" 2>/dev/null
-EV=$T/events/scsi/scsi_dispatch_cmd_start/enable
-polls=()
-if [ -w "$EV" ]; then
-	for f in /sys/block/sr*/events_poll_msecs; do
-		polls+=("$f=$(cat "$f")")
-		echo 0 >"$f"
-	done
-fi
-restore_polling() {
-	local e
-	for e in "${polls[@]}"; do echo "${e#*=}" >"${e%%=*}"; done
-}
-trap 'restore_polling; cleanup_suite' EXIT
-IFS=: read -r th tc tt tl <<<"$hA"
-trace_on() { echo >"$T/trace" && echo 1 >"$EV"; }
+# ---- SCSI commands that reach the drive (tracefs: scsicount.sh) ---------
+. "$(dirname "$0")/scsicount.sh"
+trap 'scsi_count_teardown; cleanup_suite' EXIT
+scsi_count_setup "$hA" || fail "guard: tracefs event scsi:scsi_dispatch_cmd_start is available (the drive's commands are not counted)"
+trace_on() { scsi_count_begin; }
 trace_off() { # -> REPLY: commands that reached drive A
-	echo 0 >"$EV"
-	REPLY=$(grep -c "scsi_dispatch_cmd_start: host_no=$th channel=$tc id=$tt lun=$tl " "$T/trace")
+	scsi_count_end
+	REPLY=$COUNT
 }
 
 # A one-line message from a program's output (as interop.sh)
@@ -234,29 +221,14 @@ stop_prog() { # NAME: SIGKILL the holder and what it started (a paused
 # try_all WHAT COMM: an exclusive ddlp_lock through every alias form must
 # fail with EBUSY naming a node of the drive and the process COMM
 try_all() {
-	local what=$1 comm=$2 spec bad='' named='' out i=0 n
-	out=$(timeout -k 5 120 "$VMTOOL" try --no-reprobe excl 0 "${forms[@]}" </dev/null 2>&1)
-	mapfile -t TRY_LINES <<<"$out"
-	for spec in "${forms[@]}"; do
-		TRY_LINE=${TRY_LINES[$i]:-}
-		i=$((i + 1))
-		case $TRY_LINE in BUSY\ *) ;; *)
-			bad="$bad $spec:$TRY_LINE"
-			continue
-			;;
-		esac
-		n=$(field "$TRY_LINE" node)
-		case $nodes in *" $n "*) ;; *) bad="$bad $spec:node=$n" ;; esac
-		[ "$(field "$TRY_LINE" left)" = 0 ] || bad="$bad $spec:left"
-		[ "$(field "$TRY_LINE" holder)" = "$comm" ] || bad="$bad $spec:holder=$(field "$TRY_LINE" holder)"
-		named="$n $(field "$TRY_LINE" step) (holder $(field "$TRY_LINE" holder))"
-	done
-	if [ -z "$bad" ]; then
-		pass "guard: while $what holds the drive under the guard, an exclusive ddlp_lock through each of ${#forms[@]} alias forms fails with EBUSY naming $named"
-		TRY_RESULT="**refused**: EBUSY through all ${#forms[@]} aliases, $named"
+	local what=$1 comm=$2
+	try_forms "$comm"
+	if [ -z "$TRY_BAD" ]; then
+		pass "guard: while $what holds the drive under the guard, an exclusive ddlp_lock through each of ${#forms[@]} alias forms fails with EBUSY naming $TRY_NAMED"
+		TRY_RESULT="**refused**: EBUSY through all ${#forms[@]} aliases, $TRY_NAMED"
 	else
-		fail "guard: while $what holds the drive under the guard, an exclusive ddlp_lock through each alias fails with EBUSY naming $comm:$bad"
-		TRY_RESULT="taken or wrong through some aliases:$(cell "$bad")"
+		fail "guard: while $what holds the drive under the guard, an exclusive ddlp_lock through each alias fails with EBUSY naming $comm:$TRY_BAD"
+		TRY_RESULT="taken or wrong through some aliases:$(cell "$TRY_BAD")"
 	fi
 }
 # siblings MODE: what the guarded holder has of each node (as a cell);

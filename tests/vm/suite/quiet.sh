@@ -13,52 +13,33 @@
 # Run twice by run.sh: in the default backend and with
 # DDLP_LOCK_BACKEND=posix (for the DDLP holders and the waiters alike).
 # The windows are counted, not timed: nothing here asserts a duration.
+# Counting: scsicount.sh (the event stays on for the whole script).
 . "$(dirname "$0")/lib.sh"
 suite_begin quiet "${DDLP_LOCK_BACKEND:+[$DDLP_LOCK_BACKEND] }"
 trap 'cleanup_quiet' EXIT
+
+. "$(dirname "$0")/scsicount.sh"
 
 A=sr0
 DEV=/dev/$A
 SG=$(sg_of "$A")
 DL=$VMSUITE_BUILDDIR/src/ddlp-lock
 WINDOW=${QUIET_WINDOW:-1}
-T=/sys/kernel/tracing
-EV=$T/events/scsi/scsi_dispatch_cmd_start
-poll_file=/sys/block/$A/events_poll_msecs
-old_poll=
 
 cleanup_quiet() {
 	local p
 	for p in $(jobs -p); do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
-	[ -w "$EV/enable" ] && echo 0 >"$EV/enable"
-	[ -n "$old_poll" ] && echo "$old_poll" >"$poll_file" 2>/dev/null
+	scsi_count_teardown
 	cleanup_suite 2>/dev/null
 	true
 }
 
 [ -b "$DEV" ] || { fail "no $DEV"; suite_end; exit 1; }
-[ -d "$T/events" ] || mount -t tracefs nodev "$T" 2>/dev/null
-if ! [ -w "$EV/enable" ]; then
+if ! scsi_count_setup "$(hctl_of "$A")"; then
 	fail "tracefs event scsi:scsi_dispatch_cmd_start is available"
 	suite_end
 	exit 1
 fi
-IFS=: read -r h c t l <<<"$(hctl_of "$A")"
-echo "host_no == $h && channel == $c && id == $t && lun == $l" >"$EV/filter"
-old_poll=$(cat "$poll_file" 2>/dev/null)
-echo 0 >"$poll_file" 2>/dev/null
-
-count_begin() {
-	echo 0 >"$T/tracing_on"
-	: >"$T/trace"
-	echo 1 >"$EV/enable"
-	echo 1 >"$T/tracing_on"
-}
-count_end() { # -> COUNT
-	echo 0 >"$T/tracing_on"
-	echo 0 >"$EV/enable"
-	COUNT=$(grep -c scsi_dispatch_cmd_start "$T/trace")
-}
 
 # holder_start KIND: start a holder of the drive in its own process group;
 # HPID is its pid; returns 0 when it holds the drive (its ready mark).
@@ -120,20 +101,20 @@ mix() {
 		return
 	fi
 	sleep 0.3
-	count_begin
+	scsi_count_begin
 	sleep "$WINDOW"
-	count_end
+	scsi_count_end
 	if [ "$COUNT" != 0 ]; then
 		fail "$what: control window with the holder alone reads $COUNT commands, not 0"
 		holder_end
 		return
 	fi
 	rm -f "$got"
-	count_begin
+	scsi_count_begin
 	"$DL" "-$mode" -w 30 --no-reprobe "$DEV" touch "$got" >"$W/waiter.out" 2>&1 </dev/null &
 	wpid=$!
 	sleep "$WINDOW"
-	count_end
+	scsi_count_end
 	note "$what: $COUNT commands during a ${WINDOW}s wait"
 	if kill -0 "$wpid" 2>/dev/null; then
 		check "$what: at most the commands of one open while waiting ($COUNT)" [ "$COUNT" -le 2 ]
@@ -173,10 +154,10 @@ refused_then_taken() {
 		return
 	fi
 	sleep 0.3
-	count_begin
+	scsi_count_begin
 	"$DL" -n -s --no-reprobe "$DEV" true >"$W/try.out" 2>&1 </dev/null
 	rc=$?
-	count_end
+	scsi_count_end
 	check "$kind holds sr: ddlp-lock -n -s is refused (status $rc: $(head -c 200 "$W/try.out"))" [ "$rc" = 1 ]
 	check "$kind holds sr: the refused shared try sent no command ($COUNT)" [ "$COUNT" = 0 ]
 	rm -f "$got"

@@ -64,13 +64,8 @@ drives)
 	run 120 identity "$here/identity.sh"
 	run 150 locking "$here/locking.sh"
 	run 150 locking-posix DDLP_LOCK_BACKEND=posix "$here/locking.sh"
-	# quiet.sh stalls the guest now and then (both vCPUs busy, cause not
-	# found yet): left out of the default run until it is understood;
-	# VMSUITE_QUIET=1 runs it
-	if [ "${VMSUITE_QUIET:-0}" = 1 ]; then
-		run 240 quiet "$here/quiet.sh"
-		run 240 quiet-posix DDLP_LOCK_BACKEND=posix "$here/quiet.sh"
-	fi
+	run 240 quiet "$here/quiet.sh"
+	run 240 quiet-posix DDLP_LOCK_BACKEND=posix "$here/quiet.sh"
 	run 120 queue "$here/queue.sh"
 	run 120 queue-posix DDLP_LOCK_BACKEND=posix "$here/queue.sh"
 	run 120 udev "$here/udev.sh"
