@@ -104,6 +104,9 @@ int write_file(const char *path, const char *text);
 char *xstrdup(const char *s);
 
 pid_t spawn(char *const argv[], bool quiet);
+/* Run argv once, quietly, and wait: its wall time (ns), or -1 when it
+ * could not run or did not exit 0 (said through fail(), naming label). */
+int64_t time_run(char *const argv[], const char *label);
 bool in_path(const char *prog);
 void settle(void);
 /* Is pid asleep in poll(2)?  1 yes, 0 no, -1 it is gone. */
@@ -212,6 +215,8 @@ struct cmdcount {
 bool tracefs_init(void);
 int trace_write(const char *file, const char *text);
 int trace_clear(void);
+int trace_event_on(void);
+void trace_event_off(void);
 int trace_collect(struct cmdcount *cc);
 void ops_string(const struct cmdcount *cc, long reps, char *out, size_t size);
 void polling_off(void);

@@ -50,6 +50,38 @@ int trace_write(const char *file, const char *text)
 	return write_file(p, text);
 }
 
+/* The event is on for a whole section and off after it, never switched
+ * per measurement: switching it patches the kernel's running text (static
+ * keys, through int3), and with options/record-cmd on (the default) it
+ * also hooks sched_switch inside __schedule(), which livelocked two-vCPU
+ * TCG guests now and then (tests/vm/suite/scsicount.sh).  record-cmd is
+ * off while the event is on (the counts need no command names). */
+static char saved_record_cmd[8];
+
+int trace_event_on(void)
+{
+	char p[160];
+
+	snprintf(p, sizeof(p), "%s/options/record-cmd", tracedir);
+	if (read_file(p, saved_record_cmd, sizeof(saved_record_cmd)) <= 0 ||
+	    write_file(p, "0") < 0)
+		saved_record_cmd[0] = '\0';
+	if (trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "1") < 0 ||
+	    trace_write("tracing_on", "1") < 0) {
+		trace_event_off();
+		return -1;
+	}
+	return 0;
+}
+
+void trace_event_off(void)
+{
+	trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "0");
+	if (saved_record_cmd[0])
+		trace_write("options/record-cmd", saved_record_cmd);
+	saved_record_cmd[0] = '\0';
+}
+
 int trace_clear(void)
 {
 	char p[160];

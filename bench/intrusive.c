@@ -32,8 +32,7 @@ void section_intrusive(void)
 	}
 	polling_off();
 	sleep_us(300000); /* a poll already under way ends */
-	if (trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "1") < 0 ||
-	    trace_write("tracing_on", "1") < 0) {
+	if (trace_event_on() < 0) {
 		row("4", "SCSI commands per drive", NULL, NULL, "n/a (cannot enable the event)");
 		polling_restore();
 		return;
@@ -90,7 +89,7 @@ void section_intrusive(void)
 	}
 	sleep_us(3000000);
 	trace_collect(&rep);
-	trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "0");
+	trace_event_off();
 	polling_restore();
 
 	{

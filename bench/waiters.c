@@ -257,8 +257,7 @@ void section_waiters(void)
 	settle();
 	polling_off();
 	sleep_us(300000); /* a poll already under way ends */
-	if (trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "1") < 0 ||
-	    trace_write("tracing_on", "1") < 0) {
+	if (trace_event_on() < 0) {
 		row("8", "waiter table", NULL, NULL, "n/a (cannot enable the event)");
 		polling_restore();
 		return;
@@ -308,7 +307,7 @@ void section_waiters(void)
 		}
 		holder_stop(&hd);
 	}
-	trace_write("events/scsi/scsi_dispatch_cmd_start/enable", "0");
+	trace_event_off();
 	polling_restore();
 	report(c, control, held, why_not);
 }
