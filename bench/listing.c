@@ -91,24 +91,13 @@ static void measure(char *argv[N_LISTINGS][6], bool have[N_LISTINGS], const char
 	}
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < N_LISTINGS; j++) {
-			int k = (i + j) % N_LISTINGS, status;
-			int64_t t0;
-			pid_t pid;
+			int k = (i + j) % N_LISTINGS;
 
 			if (!have[k])
 				continue;
-			t0 = now_ns();
-			pid = spawn(argv[k], true);
-			if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-				fail("%s: %s", argv[k][0], strerror(errno));
+			v[k][i] = time_run(argv[k], labels[k]);
+			if (v[k][i] < 0)
 				have[k] = false;
-				continue;
-			}
-			v[k][i] = now_ns() - t0;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				fail("%s ended with status 0x%x", labels[k], status);
-				have[k] = false;
-			}
 		}
 	for (int k = 0; k < N_LISTINGS; k++) {
 		char key[64], what[240], sys[64] = "";

@@ -182,6 +182,24 @@ void settle(void)
 		waitpid(pid, NULL, 0);
 }
 
+int64_t time_run(char *const argv[], const char *label)
+{
+	int64_t t0 = now_ns(), t;
+	int status;
+	pid_t pid = spawn(argv, true);
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		fail("%s: %s", argv[0], strerror(errno));
+		return -1;
+	}
+	t = now_ns() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fail("%s ended with status 0x%x", label, status);
+		return -1;
+	}
+	return t;
+}
+
 bool in_path(const char *prog)
 {
 	char *path = getenv("PATH"), *copy, *dir, *save = NULL;

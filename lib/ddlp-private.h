@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -127,6 +128,11 @@ int ddlp_proclocks_foreach(dev_t dev, ino_t ino,
                            int (*fn)(const struct ddlp_plock *l, void *data), void *data);
 /* Parse one line of /proc/locks (tokenizes line).  0 or -EINVAL. */
 int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_t *ino);
+/* The lines of F that start with PREFIX (or all, PREFIX NULL), parsed as
+ * above, until FN returns non-zero: /proc/locks and fdinfo's "lock:". */
+int ddlp_proclocks_read(FILE *f, const char *prefix,
+                        int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+                        void *data);
 /* Find a process that has a node with this rdev open, one that holds a
  * lock on it first; 0 if none found. */
 pid_t ddlp_find_opener(mode_t type, dev_t rdev, pid_t exclude);

@@ -57,16 +57,14 @@ int ddlp_proclocks_parse_line(char *line, struct ddlp_plock *l, dev_t *dev, ino_
 	return 0;
 }
 
-int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+int ddlp_proclocks_read(FILE *f, const char *prefix,
+                        int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
                         void *data)
 {
-	FILE *f = fopen("/proc/locks", "re");
+	size_t cap = 0, skip = prefix ? strlen(prefix) : 0;
 	char *line = NULL;
-	size_t cap = 0;
 	int r = 0;
 
-	if (!f)
-		return -errno;
 	for (;;) {
 		struct ddlp_plock l;
 		dev_t ldev;
@@ -80,12 +78,26 @@ int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t i
 				r = errno ? -errno : -EIO;
 			break;
 		}
-		if (ddlp_proclocks_parse_line(line, &l, &ldev, &lino) < 0)
+		if (skip && strncmp(line, prefix, skip) != 0)
+			continue;
+		if (ddlp_proclocks_parse_line(line + skip, &l, &ldev, &lino) < 0)
 			continue;
 		if (fn(&l, ldev, lino, data))
 			break;
 	}
 	free(line);
+	return r;
+}
+
+int ddlp_proclocks_scan(int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
+                        void *data)
+{
+	FILE *f = fopen("/proc/locks", "re");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = ddlp_proclocks_read(f, NULL, fn, data);
 	fclose(f);
 	return r;
 }

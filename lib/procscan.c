@@ -120,10 +120,9 @@ int ddlp_procscan_locks(const struct ddlp_procscan_hit *hit,
                         int (*fn)(const struct ddlp_plock *l, dev_t dev, ino_t ino, void *data),
                         void *data)
 {
-	char path[64], *line = NULL;
-	size_t cap = 0;
+	char path[64];
 	FILE *f;
-	int fd, r = 0;
+	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/fdinfo/%d", hit->name, hit->fd);
 	fd = openat(hit->procfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -135,26 +134,8 @@ int ddlp_procscan_locks(const struct ddlp_procscan_hit *hit,
 		close(fd);
 		return r;
 	}
-	for (;;) {
-		struct ddlp_plock l;
-		dev_t ldev;
-		ino_t lino;
-
-		errno = 0;
-		if (getline(&line, &cap, f) < 0) {
-			if (!feof(f))
-				r = errno ? -errno : -EIO;
-			break;
-		}
-		/* "lock:\t1: OFDLCK ADVISORY  WRITE -1 00:05:123 0 EOF" */
-		if (strncmp(line, "lock:", 5) != 0)
-			continue;
-		if (ddlp_proclocks_parse_line(line + 5, &l, &ldev, &lino) < 0)
-			continue;
-		if (fn(&l, ldev, lino, data))
-			break;
-	}
-	free(line);
+	/* "lock:\t1: OFDLCK ADVISORY  WRITE -1 00:05:123 0 EOF" */
+	r = ddlp_proclocks_read(f, "lock:", fn, data);
 	fclose(f);
 	return r;
 }

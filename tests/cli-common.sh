@@ -8,7 +8,8 @@
 # an unprivileged user reaches the nodes in it), the arrays loops (loop
 # devices to detach) and bg_pids (processes to kill and reap), and a trap
 # that cleans all of them up on exit.  Also pass, fail and skip, which
-# count into npass and nfail.
+# count into npass and nfail, and wait_file, hold and release (a ddlp-lock
+# holder that lets go when told).
 
 cli_setup() {
 	local name=$1 prog
@@ -52,6 +53,39 @@ cli_cleanup() {
 		losetup -d "$l" 2>/dev/null
 	done
 	rm -rf "$tmp"
+}
+
+# wait_file FILE: wait until FILE exists (limit 30 s, against hangs only)
+wait_file() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# hold NAME ARGS...: start "ddlp-lock ARGS DEVICE" (ARGS end with the
+# device) holding until $tmp/NAME.release exists; sets holder
+hold() {
+	local name=$1
+	shift
+	rm -f "$tmp/$name.ready" "$tmp/$name.release"
+	"$tool" "$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
+	holder=$!
+	bg_pids+=("$holder")
+	if ! wait_file "$tmp/$name.ready"; then
+		fail "$name: the holder did not start"
+		return 1
+	fi
+	return 0
+}
+
+# release NAME PID: let a holder go and wait for it; sets hrc
+release() {
+	touch "$tmp/$1.release"
+	wait "$2"
+	hrc=$?
 }
 
 pass() { echo "PASS: $*"; npass=$((npass + 1)); }

@@ -70,39 +70,6 @@ expect() {
 	pass "$name"
 }
 
-# wait_file FILE: wait until FILE exists (limit 30 s, against hangs only)
-wait_file() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# hold NAME ARGS...: start "ddlp-lock ARGS DEVICE" (ARGS end with the
-# device) holding until $tmp/NAME.release exists; sets holder
-hold() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.ready" "$tmp/$name.release"
-	"$tool" "$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
-	holder=$!
-	bg_pids+=("$holder")
-	if ! wait_file "$tmp/$name.ready"; then
-		fail "$name: the holder did not start"
-		return 1
-	fi
-	return 0
-}
-
-# release NAME PID: let a holder go and wait for it; sets hrc
-release() {
-	touch "$tmp/$1.release"
-	wait "$2"
-	hrc=$?
-}
-
 have_python=false
 if command -v python3 >/dev/null 2>&1; then
 	have_python=true

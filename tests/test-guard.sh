@@ -51,32 +51,6 @@ echo "# guard: $guard; drives: $L $L2"
 
 trap 'umount "$tmp/aliases" 2>/dev/null; cli_cleanup' EXIT
 
-# wait_file FILE: until FILE exists (30 s at most, against hangs only)
-wait_file() {
-	local i
-	for ((i = 0; i < 600; i++)); do
-		[ -e "$1" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
-# hold NAME ARGS...: "ddlp-lock ARGS" holding until $tmp/NAME.release
-# exists; sets holder
-hold() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.ready" "$tmp/$name.release"
-	"$tool" "$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
-	holder=$!
-	bg_pids+=("$holder")
-	wait_file "$tmp/$name.ready" || fail "$name: the holder did not start"
-}
-# release NAME PID: let a holder go and wait for it
-release() {
-	touch "$tmp/$1.release"
-	wait "$2"
-}
-
 # ---- probes: guard-probe under ddlp-guard, driven through FIFOs ----------
 declare -A pin pout ppid
 # probe_start NAME [GUARD-OPTIONS...]: start it, wait for READY.  The

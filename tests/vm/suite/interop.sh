@@ -212,28 +212,14 @@ stop_prog() {
 # try_all HOW: an exclusive lock through every alias form; PASS when each
 # fails with EBUSY naming a node of the drive, left nothing open.
 try_all() {
-	local what=$1 spec bad='' named='' out i=0
-	out=$(timeout -k 5 120 "$VMTOOL" try --no-reprobe excl 0 "${forms[@]}" </dev/null 2>&1)
-	mapfile -t TRY_LINES <<<"$out"
-	for spec in "${forms[@]}"; do
-		TRY_LINE=${TRY_LINES[$i]:-}
-		i=$((i + 1))
-		case $TRY_LINE in BUSY\ *) ;; *)
-			bad="$bad $spec:$TRY_LINE"
-			continue
-			;;
-		esac
-		n=$(field "$TRY_LINE" node)
-		case $nodes in *" $n "*) ;; *) bad="$bad $spec:node=$n" ;; esac
-		[ "$(field "$TRY_LINE" left)" = 0 ] || bad="$bad $spec:left"
-		named="$n $(field "$TRY_LINE" step) (holder $(field "$TRY_LINE" holder))"
-	done
-	if [ -z "$bad" ]; then
-		pass "interop: while $what holds the drive, an exclusive ddlp_lock through each of ${#forms[@]} alias forms fails with EBUSY naming $named"
-		printf '| %s | **refused**: EBUSY through all %d aliases | %s |\n' "$what" "${#forms[@]}" "$(cell "$named")" >>"$table.d2"
+	local what=$1
+	try_forms
+	if [ -z "$TRY_BAD" ]; then
+		pass "interop: while $what holds the drive, an exclusive ddlp_lock through each of ${#forms[@]} alias forms fails with EBUSY naming $TRY_NAMED"
+		printf '| %s | **refused**: EBUSY through all %d aliases | %s |\n' "$what" "${#forms[@]}" "$(cell "$TRY_NAMED")" >>"$table.d2"
 	else
-		fail "interop: while $what holds the drive, an exclusive ddlp_lock through each alias fails with EBUSY:$bad"
-		printf '| %s | taken or wrong through some aliases | %s |\n' "$what" "$(cell "$bad")" >>"$table.d2"
+		fail "interop: while $what holds the drive, an exclusive ddlp_lock through each alias fails with EBUSY:$TRY_BAD"
+		printf '| %s | taken or wrong through some aliases | %s |\n' "$what" "$(cell "$TRY_BAD")" >>"$table.d2"
 	fi
 }
 

@@ -199,6 +199,33 @@ try_each() {
 	mapfile -t TRY_LINES < <(timeout -k 5 120 "$VMTOOL" try "$@" </dev/null 2>&1)
 }
 
+# try_forms [COMM]: an exclusive ddlp_lock through each of the caller's
+# alias forms ("${forms[@]}"), all in one process; each must fail with
+# EBUSY naming a node in the caller's $nodes (" /dev/a /dev/b "), leave
+# nothing open and, with COMM, name the holder COMM.  TRY_BAD gets what did
+# not ("" when all did), TRY_NAMED the node, step and holder last named;
+# TRY_LINES and TRY_LINE as try_each leaves them.
+try_forms() {
+	local comm=${1:-} spec i=0 n
+	TRY_BAD='' TRY_NAMED=''
+	try_each --no-reprobe excl 0 "${forms[@]}"
+	for spec in "${forms[@]}"; do
+		TRY_LINE=${TRY_LINES[$i]:-}
+		i=$((i + 1))
+		case $TRY_LINE in BUSY\ *) ;; *)
+			TRY_BAD="$TRY_BAD $spec:$TRY_LINE"
+			continue
+			;;
+		esac
+		n=$(field "$TRY_LINE" node)
+		case $nodes in *" $n "*) ;; *) TRY_BAD="$TRY_BAD $spec:node=$n" ;; esac
+		[ "$(field "$TRY_LINE" left)" = 0 ] || TRY_BAD="$TRY_BAD $spec:left"
+		[ -z "$comm" ] || [ "$(field "$TRY_LINE" holder)" = "$comm" ] ||
+			TRY_BAD="$TRY_BAD $spec:holder=$(field "$TRY_LINE" holder)"
+		TRY_NAMED="$n $(field "$TRY_LINE" step) (holder $(field "$TRY_LINE" holder))"
+	done
+}
+
 # Whether /proc/locks has any lock on PATH's inode.
 no_locks_on() { [ -z "$("$VMTOOL" proclocks "$1")" ]; }
 
