@@ -66,9 +66,9 @@ check libddlp-dev \
 # the tools: ddlp-lock, and ddlp-guard with its preload library (private,
 # in the package's own directory below the library directory)
 check ddlp-lock \
-	"usr/bin/ddlp-(lock|guard)|usr/share/man/man1/ddlp-(lock|guard)\.1\.gz|usr/share/bash-completion/completions/ddlp-lock|$ma/libddlp/libddlp-guard\.so|$(echo "$doc" | sed 's/PKG/ddlp-lock/g')" \
+	"usr/bin/ddlp-(lock|guard)|usr/share/man/man1/ddlp-(lock|guard)\.1\.gz|usr/share/bash-completion/completions/ddlp-(lock|guard)|$ma/libddlp/libddlp-guard\.so|$(echo "$doc" | sed 's/PKG/ddlp-lock/g')" \
 	"usr/bin/ddlp-lock" "usr/share/man/man1/ddlp-lock\.1\.gz" \
-	"usr/share/bash-completion/completions/ddlp-lock" \
+	"usr/share/bash-completion/completions/ddlp-lock" "usr/share/bash-completion/completions/ddlp-guard" \
 	"usr/bin/ddlp-guard" "usr/share/man/man1/ddlp-guard\.1\.gz" "$ma/libddlp/libddlp-guard\.so"
 
 echo "$pass passed, $fail failed"

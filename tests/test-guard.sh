@@ -452,5 +452,31 @@ envp=$("$guard" "$guard" sh -c 'printf %s "$LD_PRELOAD"')
 [ "$envp" = "${LD_PRELOAD:+$LD_PRELOAD:}$preload" ] && pass "nested: the preload is in LD_PRELOAD once" ||
 	fail "nested: the preload is in LD_PRELOAD once ($envp)"
 
+# ---- the bash completion --------------------------------------------------
+comp=${abs_top_srcdir:-$(dirname "$0")/..}/completion/ddlp-guard.bash
+# complete WORDS...: COMPREPLY (space-separated) for the last word
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _ddlp_guard; printf "%s " "${COMPREPLY[@]}"' \
+		sh "$comp" "$@"
+}
+helpopts=$("$guard" --help | grep -oE -- '--[a-z-]+' | sort -u | paste -sd' ')
+compopts=$(bash -c ". '$comp'; declare -f _ddlp_guard" | grep -oE -- '--[a-z-]+' | sort -u | paste -sd' ')
+[ -n "$helpopts" ] && [ "$helpopts" = "$compopts" ] && pass "bash completion: the long options of --help ($helpopts)" ||
+	fail "bash completion: long options '$compopts', --help lists '$helpopts'"
+got=$(complete_words ddlp-guard --no-r)
+[ "$got" = "--no-reprobe " ] && pass "bash completion: --no-r" || fail "bash completion of --no-r: '$got'"
+got=$(complete_words ddlp-guard -d "$L")
+case " $got " in *" $L "*) pass "bash completion: -d completes a drive ($L)" ;;
+*) fail "bash completion of -d $L: '$got'" ;; esac
+bash -c ". '$comp'; declare -F _ddlp_lock_drives" >/dev/null &&
+	pass "bash completion: ddlp-lock's, beside it, is loaded for the drive names" ||
+	fail "bash completion: ddlp-lock's, beside it, is loaded for the drive names"
+got=$(complete_words ddlp-guard -w 3 -d "$L" ech)
+case " $got " in *" echo "*) pass "bash completion: the command after the options" ;;
+*) fail "bash completion of the command: '$got'" ;; esac
+got=$(complete_words ddlp-guard -v echo --no-r)
+case " $got " in *" --no-reprobe "*) fail "bash completion: the command's arguments are not ddlp-guard's options ('$got')" ;;
+*) pass "bash completion: the command's arguments are not ddlp-guard's options" ;; esac
+
 echo "$npass passed, $nfail failed"
 [ "$nfail" = 0 ]
