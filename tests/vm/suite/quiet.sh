@@ -24,7 +24,7 @@ A=sr0
 DEV=/dev/$A
 SG=$(sg_of "$A")
 DL=$VMSUITE_BUILDDIR/src/ddlp-lock
-WINDOW=${QUIET_WINDOW:-1}
+WINDOW=${QUIET_WINDOW:-3}
 
 cleanup_quiet() {
 	local p
