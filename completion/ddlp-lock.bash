@@ -56,9 +56,10 @@ _ddlp_lock_drives()
 	return 0
 }
 
-_ddlp_lock()
+# _ddlp_lock_words: the caller's cur, prev, words and cword (its locals),
+# through bash-completion where it is loaded; COMPREPLY emptied
+_ddlp_lock_words()
 {
-	local cur prev words cword
 	COMPREPLY=()
 	if declare -F _init_completion >/dev/null; then
 		_init_completion -n : || return
@@ -68,6 +69,25 @@ _ddlp_lock()
 		words=("${COMP_WORDS[@]}")
 		cword=$COMP_CWORD
 	fi
+}
+
+# _ddlp_lock_command AT: the command that starts at word AT, and its
+# arguments, with the command's own completion where there is one
+_ddlp_lock_command()
+{
+	if declare -F _command_offset >/dev/null; then
+		_command_offset "$1"
+	elif (($1 == cword)); then
+		_ddlp_lock_add -c -- "$cur"
+	else
+		_ddlp_lock_add -f -- "$cur"
+	fi
+}
+
+_ddlp_lock()
+{
+	local cur prev words cword
+	_ddlp_lock_words || return
 
 	local opts='-x -e -s -n -w -E -c -o -v -q -h -V -J
 		--exclusive --shared --nonblock --nb --timeout --wait
@@ -130,14 +150,7 @@ _ddlp_lock()
 	esac
 
 	if ((cmd_at >= 0)); then
-		# the command and its arguments
-		if declare -F _command_offset >/dev/null; then
-			_command_offset "$cmd_at"
-		elif ((cmd_at == cword)); then
-			_ddlp_lock_add -c -- "$cur"
-		else
-			_ddlp_lock_add -f -- "$cur"
-		fi
+		_ddlp_lock_command "$cmd_at"
 		return 0
 	fi
 

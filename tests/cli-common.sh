@@ -70,8 +70,15 @@ wait_file() {
 hold() {
 	local name=$1
 	shift
+	hold_with "$name" "$tool" "$@"
+}
+
+# hold_with NAME PROG ARGS...: the same with another locker (flock -x DEV)
+hold_with() {
+	local name=$1
+	shift
 	rm -f "$tmp/$name.ready" "$tmp/$name.release"
-	"$tool" "$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
+	"$@" sh -c "touch '$tmp/$name.ready'; while [ ! -e '$tmp/$name.release' ]; do sleep 0.05; done" &
 	holder=$!
 	bg_pids+=("$holder")
 	if ! wait_file "$tmp/$name.ready"; then

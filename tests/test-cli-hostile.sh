@@ -426,20 +426,12 @@ sys.exit(0 if d == {"drives": []} else 1)' <"$tmp/out" 2>/dev/null; then
 
 holder_pid=
 start_holder() {
-	rm -f "$tmp/fl.ready" "$tmp/fl.release"
-	flock -x "$dev" sh -c "touch '$tmp/fl.ready'; while [ ! -e '$tmp/fl.release' ]; do sleep 0.05; done" &
-	holder_pid=$!
-	bg_pids+=("$holder_pid")
-	for ((i = 0; i < 600; i++)); do
-		[ -e "$tmp/fl.ready" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	hold_with fl flock -x "$dev" || return 1
+	holder_pid=$holder
 }
 stop_holder() {
 	[ -n "$holder_pid" ] || return 0
-	touch "$tmp/fl.release"
-	wait "$holder_pid"
+	release fl "$holder_pid"
 	holder_pid=
 }
 

@@ -4,7 +4,7 @@
 # runs with nothing but pkg-config --cflags --libs libddlp (shared and
 # static).
 set -u
-: "${abs_top_builddir:?}" "${abs_top_srcdir:?}" "${libdir:?}" "${includedir:?}" "${bindir:?}" "${mandir:?}"
+: "${abs_top_builddir:?}" "${abs_top_srcdir:?}" "${libdir:?}" "${includedir:?}" "${bindir:?}" "${mandir:?}" "${bashcompletiondir:?}"
 MAKE=${MAKE:-make}
 CC=${CC:-cc}
 tmp=$(mktemp -d) || exit 99
@@ -29,6 +29,15 @@ if ls "$root$mandir/man1/ddlp-lock.1"* >/dev/null 2>&1 && ls "$root$mandir/man3/
 	ok "man pages installed"
 else
 	ko "man pages ddlp-lock(1) and libddlp(3) not installed"
+fi
+
+# the completions as installed: ddlp-guard's loads ddlp-lock's beside it
+comp=$root$bashcompletiondir
+if [ -f "$comp/ddlp-lock" ] && [ -f "$comp/ddlp-guard" ] &&
+	bash -c ". '$comp/ddlp-guard' && complete -p ddlp-guard && complete -p ddlp-lock" >/dev/null 2>&1; then
+	ok "bash completions installed; ddlp-guard's loads ddlp-lock's"
+else
+	ko "bash completions in $bashcompletiondir: ddlp-lock and ddlp-guard, the second loading the first"
 fi
 
 so=$root$libdir/libddlp.so
