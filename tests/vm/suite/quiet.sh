@@ -8,7 +8,7 @@
 # open of the block node (2) over its whole wait, and gets the drive when
 # the holder ends.  Also: a shared request refused by a holder that knows
 # only O_EXCL (xorriso, cdrskin, a bare O_EXCL open of sr) with 0 commands,
-# and taken when the holder ends.
+# waited for with 0 commands, and taken when the holder ends.
 #
 # Run twice by run.sh: in the default backend and with
 # DDLP_LOCK_BACKEND=posix (for the DDLP holders and the waiters alike).
@@ -136,6 +136,13 @@ else
 	holders="ddlp-x ddlp-s flock udevadm-lock excl-sr"
 fi
 [ -n "$SG" ] && holders="$holders excl-sg"
+# the real burners that know only O_EXCL on sr (default backend: they are
+# programs of their own, the backend changes nothing of theirs)
+if [ "${DDLP_LOCK_BACKEND:-}" != posix ]; then
+	for p in xorriso cdrskin; do
+		if command -v "$p" >/dev/null; then holders="$holders $p"; else skip "$p not installed"; fi
+	done
+fi
 for kind in $holders; do
 	for mode in s x; do
 		# two shared holders coexist: no wait to measure
@@ -161,10 +168,13 @@ refused_then_taken() {
 	check "$kind holds sr: ddlp-lock -n -s is refused (status $rc: $(head -c 200 "$W/try.out"))" [ "$rc" = 1 ]
 	check "$kind holds sr: the refused shared try sent no command ($COUNT)" [ "$COUNT" = 0 ]
 	rm -f "$got"
+	scsi_count_begin
 	"$DL" -s -w 30 --no-reprobe "$DEV" touch "$got" >"$W/waiter.out" 2>&1 </dev/null &
 	wpid=$!
-	sleep 1
+	sleep "$WINDOW"
+	scsi_count_end
 	check "$kind holds sr: ddlp-lock -s -w waits" kill -0 "$wpid"
+	check "$kind holds sr: the shared waiter sent no command during a ${WINDOW}s wait ($COUNT)" [ "$COUNT" = 0 ]
 	holder_end
 	wait "$wpid"
 	rc=$?

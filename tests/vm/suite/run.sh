@@ -64,7 +64,7 @@ drives)
 	run 120 identity "$here/identity.sh"
 	run 150 locking "$here/locking.sh"
 	run 150 locking-posix DDLP_LOCK_BACKEND=posix "$here/locking.sh"
-	run 240 quiet "$here/quiet.sh"
+	run 360 quiet "$here/quiet.sh"
 	run 240 quiet-posix DDLP_LOCK_BACKEND=posix "$here/quiet.sh"
 	run 120 queue "$here/queue.sh"
 	run 120 queue-posix DDLP_LOCK_BACKEND=posix "$here/queue.sh"
