@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "ddlp.h"
+#include "tool.h"
 
 #define PROG "ddlp-guard"
 
@@ -54,42 +55,8 @@ struct options {
 	const char *devices[MAX_DEVICES];
 };
 
-/* ------------------------------------------------------------------ *
- * Messages: one line each, control characters escaped
- * ------------------------------------------------------------------ */
-
-#define DDLP_PRINTF_ATTR(a, b) __attribute__((format(printf, a, b)))
-
-static void DDLP_PRINTF_ATTR(1, 2) msg(const char *fmt, ...)
-{
-	char buf[2 * PATH_MAX + 512], out[4 * sizeof(buf)];
-	size_t o = 0;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	for (const unsigned char *s = (const unsigned char *)buf; *s && o + 5 < sizeof(out); s++) {
-		if (*s < 0x20 || *s == 0x7f)
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", *s);
-		else
-			out[o++] = (char)*s;
-	}
-	out[o] = '\0';
-	fprintf(stderr, PROG ": %s\n", out);
-}
-
-static int DDLP_PRINTF_ATTR(1, 2) usage_error(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	msg("%s (try '" PROG " --help')", buf);
-	return EX_USAGE;
-}
+/* the name of every message (msg() and the like: tool.c) */
+const char tool_prog[] = PROG;
 
 static void help(void)
 {
@@ -128,24 +95,6 @@ static void help(void)
 }
 
 /* "SECONDS" with fractions to ms; -1 on a malformed value. */
-static int parse_seconds(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end || errno == ERANGE || !(v >= 0) || v != v)
-		return -1;
-	if (v * 1000.0 >= (double)INT_MAX) {
-		*ms = INT_MAX;
-	} else {
-		*ms = (int)(v * 1000.0);
-		if ((double)*ms < v * 1000.0)
-			(*ms)++; /* round up: -w 0.0001 still waits */
-	}
-	return 0;
-}
 
 /* ------------------------------------------------------------------ *
  * -d DEVICE: resolve it (no device is opened) and list its nodes

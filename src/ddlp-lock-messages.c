@@ -1,7 +1,7 @@
 /*
- * ddlp-lock: messages.  Every message is one line on stderr that begins
- * with "ddlp-lock: ", with the device's name and control characters shown
- * safely; the help text; small helpers the other files share.
+ * ddlp-lock: the help text, error reports and exit codes, and small
+ * helpers the other files share (the one-line messages themselves are
+ * src/tool.c's, shared with ddlp-guard).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -15,96 +15,6 @@
 #include <time.h>
 
 #include "ddlp-lock.h"
-
-/* Length of a valid UTF-8 sequence at s, or 0. */
-size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0];
-	size_t n;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-/* Copy in to out as it may go to a terminal: printable ASCII and valid UTF-8 as they
- * are; control characters (C0, DEL and C1, also UTF-8 encoded) and bytes
- * that are not valid UTF-8 as \xHH.  So a device name can neither break
- * a message into two lines nor send an escape sequence to the terminal. */
-void printable(const char *in, char *out, size_t size)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	size_t o = 0;
-
-	while (*s && o + 5 < size) {
-		size_t n = *s >= 0x20 && *s != 0x7f ? utf8_len(s) : 0;
-
-		if (n == 2 && s[0] == 0xc2 && s[1] < 0xa0)
-			n = 0; /* U+0080..U+009F */
-		if (n == 0) {
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", *s);
-			s++;
-			continue;
-		}
-		memcpy(out + o, s, n);
-		o += n;
-		s += n;
-	}
-	out[o] = '\0';
-}
-
-void msg(const char *fmt, ...)
-{
-	char buf[2 * PATH_MAX + 1024], out[4 * sizeof(buf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	/* one line, always: a message never contains a newline */
-	printable(buf, out, sizeof(out));
-	fprintf(stderr, PROG ": %s\n", out);
-}
-
-void warning(const char *fmt, ...)
-{
-	char buf[2 * PATH_MAX + 1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	msg("warning: %s", buf);
-}
-
-int usage_error(const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	msg("%s (try '" PROG " --help')", buf);
-	return EX_USAGE;
-}
 
 void help(void)
 {

@@ -24,25 +24,8 @@
 
 #include "ddlp-lock.h"
 
-/* "SECONDS" with fractions to ms; -1 on a malformed value. */
-static int parse_seconds(const char *s, int *ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || *end || errno == ERANGE || !(v >= 0) || v != v)
-		return -1;
-	if (v * 1000.0 >= (double)INT_MAX)
-		*ms = INT_MAX;
-	else {
-		*ms = (int)(v * 1000.0);
-		if ((double)*ms < v * 1000.0)
-			(*ms)++; /* round up: -w 0.0001 still waits */
-	}
-	return 0;
-}
+/* the name of every message (msg() and the like: tool.c) */
+const char tool_prog[] = PROG;
 
 static int parse_exit_code(const char *s, int *code)
 {

@@ -3,7 +3,9 @@
  * responsibility:
  *
  *   ddlp-lock.c            options and main
- *   ddlp-lock-messages.c   messages, the help text, error reports and exit codes
+ *   ddlp-lock-messages.c   the help text, error reports and exit codes
+ *   tool.c                 messages, usage errors, SECONDS (shared with
+ *                          ddlp-guard: tool.h)
  *   ddlp-lock-run.c        taking the lock (waiting with a progress line)
  *                          and the warning about unlocked openers
  *   ddlp-lock-exec.c       running the command with signals forwarded
@@ -23,6 +25,7 @@
 #include <sys/types.h>
 
 #include "ddlp.h"
+#include "tool.h"
 
 #define PROG "ddlp-lock"
 
@@ -32,8 +35,6 @@
 
 /* At most this many drives in one call (the library's limit is 64). */
 #define MAX_DRIVES 64
-
-#define DDLP_PRINTF_ATTR(a, b) __attribute__((format(printf, a, b)))
 
 enum action { ACT_LOCK, ACT_RESOLVE, ACT_STATUS, ACT_LIST };
 
@@ -66,18 +67,7 @@ struct lock_req {
 	enum ddlp_mode mode;
 };
 
-/* ---- messages (ddlp-lock-messages.c) ---- */
-/* "ddlp-lock: " and the message on stderr, one line, control characters
- * and bytes that are not UTF-8 shown as \xHH. */
-void msg(const char *fmt, ...) DDLP_PRINTF_ATTR(1, 2);
-/* The same after "ddlp-lock: warning: ". */
-void warning(const char *fmt, ...) DDLP_PRINTF_ATTR(1, 2);
-/* A usage error: the message with a hint at --help; returns EX_USAGE. */
-int usage_error(const char *fmt, ...) DDLP_PRINTF_ATTR(1, 2);
-/* Copy in to out as it may go to a terminal (see msg()). */
-void printable(const char *in, char *out, size_t size);
-/* Length of a valid UTF-8 sequence at s, or 0. */
-size_t utf8_len(const unsigned char *s);
+/* ---- messages (ddlp-lock-messages.c; msg() and the like: tool.h) ---- */
 void help(void);
 /* Flush stdout; EX_OSERR with a message on a write error, else 0. */
 int finish_stdout(void);
