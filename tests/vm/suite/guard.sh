@@ -46,18 +46,9 @@ base=$VM_OUT/guard-baseline
 mkdir -p "$base"
 
 # Alias forms of the drive (as interop.sh)
-forms=("/dev/$A")
-[ -n "$sgA" ] && forms+=("/dev/$sgA")
-[ -n "$bsgA" ] && forms+=("/dev/$bsgA")
-for l in /dev/cdrom /dev/disk/by-id/*; do
-	[ -L "$l" ] && [ "$(readlink -f "$l")" = "/dev/$A" ] && forms+=("$l")
-done
-forms+=("$hA")
-case $hA in *:0:*:*) IFS=: read -r hh _ tt ll <<<"$hA"; forms+=("$hh,$tt,$ll") ;; esac
-alias=$(make_alias "/dev/$A") && forms+=("$alias")
+drive_forms "$A"
 sgalias=
 [ -n "$sgA" ] && sgalias=$(make_alias "/dev/$sgA")
-nodes=" /dev/$A ${sgA:+/dev/$sgA} ${bsgA:+/dev/$bsgA} $alias "
 
 # ---- SCSI commands that reach the drive (tracefs: scsicount.sh) ---------
 . "$(dirname "$0")/scsicount.sh"

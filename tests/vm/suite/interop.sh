@@ -26,16 +26,7 @@ table=$W/table
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # Alias forms of the drive and its nodes.
-forms=("/dev/$A")
-[ -n "$sgA" ] && forms+=("/dev/$sgA")
-[ -n "$bsgA" ] && forms+=("/dev/$bsgA")
-for l in /dev/cdrom /dev/disk/by-id/*; do
-	[ -L "$l" ] && [ "$(readlink -f "$l")" = "/dev/$A" ] && forms+=("$l")
-done
-forms+=("$hA")
-case $hA in *:0:*:*) IFS=: read -r hh _ tt ll <<<"$hA"; forms+=("$hh,$tt,$ll") ;; esac
-alias=$(make_alias "/dev/$A") && forms+=("$alias")
-nodes=" /dev/$A ${sgA:+/dev/$sgA} ${bsgA:+/dev/$bsgA} $alias "
+drive_forms "$A"
 
 # A one-line message from a program's output, fit for a table cell: the
 # first line that looks like a complaint (or with "first", the first line).

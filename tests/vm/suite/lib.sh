@@ -352,6 +352,26 @@ make_alias() {
 	printf '%s' "$p"
 }
 
+# drive_forms srN: the alias forms of one drive that interop.sh and
+# guard.sh try, in their tables' order: forms (the array: sr, sg, bsg,
+# /dev/cdrom and by-id links to sr, H:C:T:L, B,T,L, a mknod alias of sr),
+# alias (that mknod alias) and nodes (" /dev/srN /dev/sgN /dev/bsg/... ALIAS ",
+# the nodes a refusal may name).
+drive_forms() {
+	local sr=$1 h sg bsg l hh tt ll
+	h=$(hctl_of "$sr") sg=$(sg_of "$sr") bsg=$(bsg_of "$sr")
+	forms=("/dev/$sr")
+	[ -n "$sg" ] && forms+=("/dev/$sg")
+	[ -n "$bsg" ] && forms+=("/dev/$bsg")
+	for l in /dev/cdrom /dev/disk/by-id/*; do
+		[ -L "$l" ] && [ "$(readlink -f "$l")" = "/dev/$sr" ] && forms+=("$l")
+	done
+	forms+=("$h")
+	case $h in *:0:*:*) IFS=: read -r hh _ tt ll <<<"$h"; forms+=("$hh,$tt,$ll") ;; esac
+	alias=$(make_alias "/dev/$sr") && forms+=("$alias")
+	nodes=" /dev/$sr ${sg:+/dev/$sg} ${bsg:+/dev/$bsg} $alias "
+}
+
 # forms_of srN: every name of the drive, ';'-separated (the stress and
 # soak tests lock through them at random): /dev/srN, H:C:T:L, /dev/sgN,
 # /dev/bsg/H:C:T:L, B,T,L (host 0 only), udev's symlinks to it, mknod
