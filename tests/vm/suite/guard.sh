@@ -173,23 +173,6 @@ note "part 2 done ($SECONDS s)"
 # =========================================================================
 # 3. A guarded program holds the drive
 # =========================================================================
-hold_prog() { # NAME READY CMD...: READY an ERE of its output or openers:NODE:COMM
-	local name=$1 ready=$2 i=0 r
-	shift 2
-	start "$name" "$@"
-	while :; do
-		case $ready in
-		openers:*)
-			r=${ready#openers:}
-			"$VMTOOL" openers "${r%:*}" | grep -q " ${r##*:}\$" && return 0 ;;
-		*) cat "$W/$name.out" "$W/$name.err" 2>/dev/null | tr '\r' '\n' | grep -Eq -- "$ready" && return 0 ;;
-		esac
-		kill -0 "${hold_pid[$name]}" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ "$i" -gt 300 ] && return 1
-		sleep 0.1
-	done
-}
 children_of() { # PID: its child processes, from /proc (no procps needed)
 	local f st
 	for f in /proc/[0-9]*/stat; do

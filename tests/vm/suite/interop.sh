@@ -157,28 +157,6 @@ fi
 
 note "part 3 done ($SECONDS s)"
 # ---- 2. the program holds the drive; libddlp must be refused -------------------
-# hold_prog NAME READY-ERE|openers CMD...: start a holder and wait until it
-# holds the drive (its output matches READY-ERE, or with "openers:NODE" a
-# process named COMM has NODE open, with "openers:NODE:COMM", or
-# /proc/locks shows a lock on NODE, with "locks:NODE").
-hold_prog() {
-	local name=$1 ready=$2 i=0 r
-	shift 2
-	start "$name" "$@"
-	while :; do
-		case $ready in
-		locks:*) [ -n "$("$VMTOOL" proclocks "${ready#locks:}")" ] && return 0 ;;
-		openers:*) # openers:NODE:COMM
-			r=${ready#openers:}
-			"$VMTOOL" openers "${r%:*}" | grep -q " ${r##*:}\$" && return 0 ;;
-		*) cat "$W/$name.out" "$W/$name.err" 2>/dev/null | tr '\r' '\n' | grep -Eq -- "$ready" && return 0 ;;
-		esac
-		kill -0 "${hold_pid[$name]}" 2>/dev/null || return 1
-		i=$((i + 1))
-		[ "$i" -gt 300 ] && return 1
-		sleep 0.1
-	done
-}
 # stop_prog NAME: end a holder: a program paused under strace is killed
 # (SIGKILL, before its delayed ioctl can run) together with its strace;
 # the others get SIGTERM (xorriso and cdrskin release the drive then), and

@@ -226,6 +226,29 @@ try_forms() {
 	done
 }
 
+# hold_prog NAME READY CMD...: start a holder (start) and wait until it
+# holds the drive: its output matches the ERE READY, or with
+# "openers:NODE:COMM" a process named COMM has NODE open, or with
+# "locks:NODE" /proc/locks shows a lock on NODE (interop.sh, guard.sh).
+hold_prog() {
+	local name=$1 ready=$2 i=0 r
+	shift 2
+	start "$name" "$@"
+	while :; do
+		case $ready in
+		locks:*) [ -n "$("$VMTOOL" proclocks "${ready#locks:}")" ] && return 0 ;;
+		openers:*) # openers:NODE:COMM
+			r=${ready#openers:}
+			"$VMTOOL" openers "${r%:*}" | grep -q " ${r##*:}\$" && return 0 ;;
+		*) cat "$W/$name.out" "$W/$name.err" 2>/dev/null | tr '\r' '\n' | grep -Eq -- "$ready" && return 0 ;;
+		esac
+		kill -0 "${hold_pid[$name]}" 2>/dev/null || return 1
+		i=$((i + 1))
+		[ "$i" -gt 300 ] && return 1
+		sleep 0.1
+	done
+}
+
 # Whether /proc/locks has any lock on PATH's inode.
 no_locks_on() { [ -z "$("$VMTOOL" proclocks "$1")" ]; }
 
